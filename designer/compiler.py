@@ -1,0 +1,208 @@
+"""The compiler pipeline: spec → axis forest → G → typed graph (S1new/S2new) → certificate
+(S3new, S4new) → architecture tables. Each stage hands the next a frozen, printable object;
+:func:`compile_spec` returns them together as a :class:`Compilation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .architecture import Architecture, architectures, realised
+from .certificate import Certificate, certify
+from .graph import (EdgeType, TypedGraph, VertexType, candidate_edge_types, edge_pairs,
+                    edge_types_from_tensors, s4new_edge_types, vertex_types)
+from .group import DesiredGroup, Instance
+from .spec import Spec, SpecError, load_spec
+from .structure import Structure, build_structure
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """G (or the reduced G' after declared symmetry breaking) at the check instance."""
+
+    formula: str  # e.g. "S_K ≀ S_M"
+    order_formula: str  # e.g. "M!·(K!)^(M)"
+    order: int
+    log10_order: float
+    generators: int
+
+
+@dataclass(frozen=True)
+class Indistinguishable:
+    """An axis no feature tensor is indexed by: an equivariant policy cannot tell its elements
+    apart, so every action indexed through it is identical along it (METHOD.md §3)."""
+
+    axis: str
+    sets: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SymmetryBreaking:
+    """Declared symmetry breaking and the group the model is then equivariant to."""
+
+    axes: tuple[tuple[str, str], ...]  # (axis, method)
+    group: GroupSummary
+    certificate: Certificate
+
+
+@dataclass(frozen=True)
+class Compilation:
+    """Everything ``gnn-design compile`` derives from one spec at one check instance."""
+
+    spec: Spec
+    structure: Structure
+    sizes: dict[str, int] = field(hash=False)
+    group: GroupSummary = None
+    vertex_types: tuple[VertexType, ...] = ()
+    edge_types: tuple[EdgeType, ...] = ()
+    vertex_counts: dict[str, int] = field(default_factory=dict, hash=False)
+    edge_counts: dict[str, int] = field(default_factory=dict, hash=False)
+    first_certificate: Certificate = None  # S3new on the S2new graph
+    certificate: Certificate = None  # final
+    s4new_applied: bool = False
+    auto_edges: tuple[str, ...] = ()
+    indistinguishable: tuple[Indistinguishable, ...] = ()
+    symmetry_breaking: SymmetryBreaking | None = None
+    architectures: dict[str, Architecture] = field(default_factory=dict, hash=False)
+    realised: dict[str, int] = field(default_factory=dict, hash=False)
+
+
+class CertificateFailure(Exception):
+    """S3new failed after S4new: Aut ⊋ G. Carries the witness and the edges that would break it."""
+
+    def __init__(self, compilation: Compilation, suggestions: tuple[EdgeType, ...]):
+        self.compilation, self.suggestions = compilation, suggestions
+        cert = compilation.certificate
+        hint = ", ".join(f"{e.name} ({e.predicate})" for e in suggestions) or "none found"
+        super().__init__(f"{compilation.spec.name}: certificate failed: |Aut| = {cert.aut_order} > |G| = "
+                         f"{cert.group_order}; witness {cert.witness_text}; edges that would remove it: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def describe_group(structure: Structure, sizes: dict[str, int], honour_breaking: bool = False) -> GroupSummary:
+    """Closed-form description of G from the axis forest (wreath ≀ down a path, × across)."""
+    instance = Instance(structure, sizes)
+    group = DesiredGroup(instance, honour_breaking)
+
+    def active(axis) -> bool:
+        return not (honour_breaking and axis.broken) and not (isinstance(axis.size, int) and axis.size == 1)
+
+    def expr(axis) -> str:
+        children = [expr(a) for a in structure.axes if a.parent == axis.name]
+        children = [c for c in children if c]
+        inner = " × ".join(children)
+        own = f"S_{axis.size}" if active(axis) else ""
+        if not inner:
+            return own
+        inner = f"({inner})" if len(children) > 1 else inner
+        return f"{inner} ≀ {own}" if own else f"{inner}^{axis.size}"
+
+    roots = [e for e in (expr(a) for a in structure.axes if a.parent is None) if e]
+    formula = " × ".join(f"({r})" if "≀" in r and len(roots) > 1 else r for r in roots) or "1"
+    terms = []
+    for a in structure.axes:
+        if not active(a):
+            continue
+        ancestors, parent = [], a.parent
+        while parent is not None:
+            ancestors.insert(0, str(structure.axis(parent).size))
+            parent = structure.axis(parent).parent
+        power = ancestors[0] if len(ancestors) == 1 else f"({'·'.join(ancestors)})"
+        terms.append(f"({a.size}!)^{power}" if ancestors else f"{a.size}!")
+    return GroupSummary(formula, "·".join(terms) or "1", group.order, group.log10_order, len(group.generators))
+
+
+def find_indistinguishable(structure: Structure) -> tuple[Indistinguishable, ...]:
+    """Axes no feature tensor is indexed through (and not declared broken) that index an action."""
+    feature_axes = {a for t in structure.tensors if t.role == "feature"
+                    for d in t.dims for a in structure.set(d).path}
+    out = []
+    for axis in structure.axes:
+        if axis.name in feature_axes or axis.broken or axis.size == 1:
+            continue
+        sets = tuple(s.name for s in structure.sets if axis.name in s.path and s.is_vertex_type)
+        actions = tuple(t.name for t in structure.tensors if t.role == "action"
+                        and any(axis.name in structure.set(d).path for d in t.dims))
+        if actions:
+            out.append(Indistinguishable(axis.name, sets, actions))
+    return tuple(out)
+
+
+def witness_breakers(graph: TypedGraph, candidates: tuple[EdgeType, ...], witness) -> tuple[EdgeType, ...]:
+    """Candidate edge orbits the witness does not preserve: adding one removes that witness."""
+    out = []
+    for et in candidates:
+        u, v = edge_pairs(graph.instance, et)
+        pairs = set(zip(u.tolist(), v.tolist()))
+        moved = {tuple(sorted((witness[a], witness[b]))) for a, b in pairs}
+        if moved != {tuple(sorted(p)) for p in pairs}:
+            out.append(et)
+    counts = {et.name: len(edge_pairs(graph.instance, et)[0]) for et in out}
+    return tuple(sorted(out, key=lambda e: counts[e.name]))
+
+
+def _certify_edges(instance, vts, ets, group) -> tuple[TypedGraph, Certificate]:
+    graph = TypedGraph(instance, vts, ets)
+    return graph, certify(graph, group)
+
+
+def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bool | None = None,
+                 file: str | Path | None = None) -> Compilation:
+    """Run the whole pipeline at the check instance (``spec.check_sizes`` updated by ``sizes``).
+
+    Raises :class:`SpecError` for unusable sizes and :class:`CertificateFailure` when Aut ⊋ G
+    survives S4new (and, unless ``auto_edges``, the suggested extra edges).
+    """
+    structure = build_structure(spec, file)
+    sizes = {**spec.check_sizes, **(sizes or {})}
+    for symbol, value in sizes.items():
+        if symbol not in structure.symbols:
+            raise SpecError(f"unknown size symbol {symbol!r}", "--size", file)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SpecError(f"size {symbol}={value!r} is not a positive integer", "--size", file)
+    auto_edges = spec.auto_edges if auto_edges is None else auto_edges
+    instance = Instance(structure, sizes)
+    group = DesiredGroup(instance)
+    vts = vertex_types(structure)
+    ets = edge_types_from_tensors(structure)
+    graph, first = _certify_edges(instance, vts, ets, group)
+    certificate, s4new, added = first, False, []
+    if not certificate.holds:
+        extra = s4new_edge_types(structure, ets)
+        if extra:
+            ets, s4new = ets + extra, True
+            graph, certificate = _certify_edges(instance, vts, ets, group)
+    while not certificate.holds:
+        suggestions = witness_breakers(graph, candidate_edge_types(structure, ets), certificate.witness)
+        if not auto_edges or not suggestions:
+            partial = Compilation(spec, structure, sizes, describe_group(structure, sizes), vts, ets,
+                                  first_certificate=first, certificate=certificate, s4new_applied=s4new)
+            raise CertificateFailure(partial, suggestions)
+        ets = ets + (suggestions[0],)
+        added.append(suggestions[0].name)
+        graph, certificate = _certify_edges(instance, vts, ets, group)
+
+    generic = TypedGraph(Instance(structure, {**sizes, **structure.generic_sizes()}), vts, ets)
+    archs = architectures(vts, generic)
+    breaking = None
+    broken = tuple((a.name, a.broken) for a in structure.axes if a.broken)
+    if broken:
+        reduced = DesiredGroup(instance, honour_breaking=True)
+        individual = TypedGraph(instance, vts, ets, individualise_broken=True)
+        breaking = SymmetryBreaking(broken, describe_group(structure, sizes, True), certify(individual, reduced))
+    return Compilation(
+        spec, structure, sizes, describe_group(structure, sizes), vts, ets,
+        vertex_counts={vt.name: len(instance.type_ranges[vt.name]) for vt in vts},
+        edge_counts={et.name: graph.edge_count(et) for et in ets},
+        first_certificate=first, certificate=certificate, s4new_applied=s4new, auto_edges=tuple(added),
+        indistinguishable=find_indistinguishable(structure), symmetry_breaking=breaking,
+        architectures=archs, realised={name: realised(a, graph) for name, a in archs.items()},
+    )
+
+
+def compile_file(path: str | Path, sizes: dict[str, int] | None = None, auto_edges: bool | None = None) -> Compilation:
+    """Load and compile a spec file (see :func:`compile_spec`)."""
+    return compile_spec(load_spec(path), sizes, auto_edges, file=path)

@@ -1,0 +1,220 @@
+"""Stage 4 — the typed graph: S1new (vertex types), S2new (edges and edge types), S4new.
+
+Edge types are the orbits of G on vertex pairs. With the axis forest an orbit is a
+size-independent predicate (METHOD.md §2): the two vertex types plus how many of the axes their
+paths share carry equal indices before the first disagreement. :class:`EdgeType` stores that
+predicate; :func:`edge_pairs` realises it on an instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from .group import Instance
+from .structure import Structure
+
+
+@dataclass(frozen=True)
+class VertexType:
+    """S1new: a set that indexes some tensor; one-set tensors are its features and actions."""
+
+    name: str
+    path: tuple[str, ...]
+    features: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EdgeType:
+    """S2new: the G-orbit of pairs (u in ``sets[0]``, v in ``sets[1]``) whose indices agree on
+    the first ``agree`` of the ``shared`` axes and differ on the next one (if any)."""
+
+    name: str
+    sets: tuple[str, str]
+    shared: tuple[str, ...]
+    agree: int
+    origin: str = "tensor"  # "tensor" | "S4new" | "auto"
+    features: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    @property
+    def pattern(self) -> tuple[str, str, int]:
+        return (*self.sets, self.agree)
+
+    @property
+    def is_loop(self) -> bool:
+        """A pair of a vertex with itself (the diagonal of a tensor over the same set twice)."""
+        return self.sets[0] == self.sets[1] and self.agree == len(self.shared)
+
+    @property
+    def predicate(self) -> str:
+        """The orbit as words, e.g. ``same cell; different pair``."""
+        if not self.shared:
+            return "every pair"
+        if self.is_loop:
+            return "the same element"
+        if self.agree == len(self.shared):
+            return "same " + ", ".join(self.shared)
+        same = f"same {', '.join(self.shared[:self.agree])}; " if self.agree else ""
+        return f"{same}different {self.shared[self.agree]}"
+
+
+def pattern_name(sets: tuple[str, str], shared: tuple[str, ...], agree: int) -> str:
+    """Identifier for a pattern, e.g. ``AN_UE_same_pair``, ``AN_UE_diff_cell``, ``AN_AN_diff_an``."""
+    base = f"{sets[0]}_{sets[1]}"
+    if not shared:
+        return base
+    if sets[0] == sets[1] and agree == len(shared):
+        return f"{base}_self"
+    return f"{base}_same_{shared[-1]}" if agree == len(shared) else f"{base}_diff_{shared[agree]}"
+
+
+def make_edge_type(structure: Structure, a: str, b: str, agree: int, origin: str = "tensor") -> EdgeType:
+    shared = structure.shared_axes(a, b)
+    return EdgeType(pattern_name((a, b), shared, agree), (a, b), shared, agree, origin)
+
+
+def vertex_types(structure: Structure) -> tuple[VertexType, ...]:
+    """S1new: one vertex type per set that indexes a tensor, with its one-set tensors."""
+    out = []
+    for s in structure.vertex_types:
+        own = [t for t in structure.tensors if t.dims == (s.name,)]
+        out.append(VertexType(s.name, s.path, tuple(t.name for t in own if t.role == "feature"),
+                              tuple(t.name for t in own if t.role == "action")))
+    return tuple(out)
+
+
+def _orient(structure: Structure, a: str, b: str) -> tuple[str, str]:
+    order = [s.name for s in structure.sets]
+    return (a, b) if order.index(a) <= order.index(b) else (b, a)
+
+
+def tensor_patterns(structure: Structure, tensor) -> list[tuple[str, str, int]]:
+    """The edge patterns a two-set tensor's support covers (S2new)."""
+    a, b = _orient(structure, *tensor.dims)
+    m = len(structure.shared_axes(a, b))
+    agrees = [m] if tensor.support == "matched" else range(m, -1, -1)
+    return [(a, b, k) for k in agrees]
+
+
+def edge_types_from_tensors(structure: Structure) -> tuple[EdgeType, ...]:
+    """S2new: edges from two-set tensors and their support; one edge type per G-orbit."""
+    found: dict[tuple, EdgeType] = {}
+    for t in structure.tensors:
+        if len(t.dims) != 2:
+            continue
+        for a, b, k in tensor_patterns(structure, t):
+            et = found.get((a, b, k)) or make_edge_type(structure, a, b, k)
+            role = "features" if t.role == "feature" else "actions"
+            found[(a, b, k)] = replace(et, **{role: getattr(et, role) + (t.name,)})
+    return _unique_names(tuple(found.values()))
+
+
+def s4new_edge_types(structure: Structure, existing: tuple[EdgeType, ...]) -> tuple[EdgeType, ...]:
+    """S4new: edges among the vertices of each subset of a nested vertex set."""
+    have = {e.pattern for e in existing}
+    extra = []
+    for s in structure.vertex_types:
+        if len(s.path) >= 2 and (s.name, s.name, len(s.path) - 1) not in have:
+            extra.append(make_edge_type(structure, s.name, s.name, len(s.path) - 1, origin="S4new"))
+    return tuple(extra)
+
+
+def candidate_edge_types(structure: Structure, existing: tuple[EdgeType, ...]) -> tuple[EdgeType, ...]:
+    """Every G-orbit of vertex pairs not yet an edge type (candidates to break a witness)."""
+    have = {e.pattern for e in existing}
+    names = [s.name for s in structure.vertex_types]
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            m = len(structure.shared_axes(a, b))
+            for k in range(m if a == b else m + 1):
+                if (a, b, k) not in have:
+                    out.append(make_edge_type(structure, a, b, k, origin="auto"))
+    return tuple(out)
+
+
+def _unique_names(types: tuple[EdgeType, ...]) -> tuple[EdgeType, ...]:
+    seen: dict[str, int] = {}
+    out = []
+    for et in types:
+        count = seen.get(et.name, 0)
+        seen[et.name] = count + 1
+        out.append(et if count == 0 else replace(et, name=f"{et.name}_{count + 1}"))
+    return tuple(out)
+
+
+def agreement_depth(instance: Instance, a: str, b: str) -> np.ndarray:
+    """``(n_a, n_b)`` matrix: leading shared axes on which the two vertices' indices agree."""
+    m = len(instance.structure.shared_axes(a, b))
+    ia, ib = instance.index_array(a)[:, :m], instance.index_array(b)[:, :m]
+    equal = ia[:, None, :] == ib[None, :, :]
+    return np.cumprod(equal, axis=2).sum(axis=2) if m else np.zeros((len(ia), len(ib)), dtype=np.int64)
+
+
+def edge_pairs(instance: Instance, et: EdgeType) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex ids (u, v) of the pairs of edge type ``et`` on an instance (u < v within a type)."""
+    a, b = et.sets
+    mask = agreement_depth(instance, a, b) == et.agree
+    if a == b and not et.is_loop:
+        mask &= ~np.eye(len(mask), dtype=bool)
+        mask = np.triu(mask)
+    elif et.is_loop:
+        mask = np.eye(len(mask), dtype=bool)
+    ua, vb = np.nonzero(mask)
+    return ua + instance.type_ranges[a].start, vb + instance.type_ranges[b].start
+
+
+@dataclass(frozen=True, eq=False)
+class TypedGraph:
+    """The typed graph on an instance: vertex colours = vertex types (+ individualised broken
+    axes), edge colours = edge types. Self-pairs (loops) fold into vertex colours."""
+
+    instance: Instance
+    vertex_types: tuple[VertexType, ...]
+    edge_types: tuple[EdgeType, ...]
+    individualise_broken: bool = False
+
+    @cached_property
+    def colour_matrix(self) -> np.ndarray:
+        """``(n, n)`` symmetric int matrix: 0 = no edge, c + 1 = edge type c."""
+        n = len(self.instance)
+        matrix = np.zeros((n, n), dtype=np.int16)
+        for c, et in enumerate(self.edge_types):
+            if et.is_loop:
+                continue
+            u, v = edge_pairs(self.instance, et)
+            matrix[u, v] = c + 1
+            matrix[v, u] = c + 1
+        return matrix
+
+    @cached_property
+    def vertex_colours(self) -> np.ndarray:
+        """Vertex colour per vertex: type, loop types, and (optionally) broken-axis indices."""
+        inst = self.instance
+        loops = [et for et in self.edge_types if et.is_loop]
+        keys = []
+        for v in inst.vertices:
+            path = inst.structure.set(v.set).path
+            broken = tuple(i if inst.structure.axis(a).broken and self.individualise_broken else -1
+                           for a, i in zip(path, v.index))
+            keys.append((v.set, tuple(et.name for et in loops if et.sets[0] == v.set), broken))
+        order = {k: i for i, k in enumerate(sorted(set(keys), key=repr))}
+        return np.array([order[k] for k in keys], dtype=np.int64)
+
+    def edge_count(self, et: EdgeType) -> int:
+        return len(edge_pairs(self.instance, et)[0])
+
+    def to_networkx(self, colours: np.ndarray | None = None):
+        """networkx Graph with node attribute ``c`` (colour) and edge attribute ``c`` (type)."""
+        import networkx as nx
+
+        colours = self.vertex_colours if colours is None else colours
+        graph = nx.Graph()
+        graph.add_nodes_from((i, {"c": int(c)}) for i, c in enumerate(colours))
+        u, v = np.nonzero(np.triu(self.colour_matrix))
+        graph.add_edges_from((int(a), int(b), {"c": int(self.colour_matrix[a, b])}) for a, b in zip(u, v))
+        return graph

@@ -1,0 +1,293 @@
+"""Differentiable sum-rate objectives of the wireless problems.
+
+Every objective ``sum_rate_<problem>(features, actions)`` takes the feature dict produced by
+``sample_<problem>`` and an action dict, and returns the per-sample sum rate, shape ``(batch,)``,
+in **bits/s/Hz** (``log2``).  All objectives are plain torch code: differentiable (use
+``loss = -sum_rate(...).mean()``), batched, and device/dtype follow the inputs.  They evaluate the
+actions *as given*: constraints (power budgets, constant modulus) are not enforced here, the
+references and the networks' projections do that.
+
+All problems reduce to one SINR computation (:func:`sinr_rates`): a matrix ``rx_power`` of shape
+``(..., S, R)`` whose entry ``[s, r]`` is the power of stream ``s`` received at receiver ``r``;
+stream ``r`` is the one intended for receiver ``r``.  Channel conventions per problem are stated
+in each docstring and in ``docs/wireless.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "sinr_rates",
+    "received_power",
+    "power_control_sum_rate",
+    "sum_rate_mcmu_power_allocation",
+    "sum_rate_hybrid_precoding",
+    "sum_rate_hybrid_precoding_miso",
+    "sum_rate_ic_beamforming_edge",
+    "sum_rate_ic_beamforming_node",
+    "sum_rate_ibc_power_allocation",
+    "sum_rate_cooperative_beamforming",
+    "sum_rate_d2d_link_scheduling",
+    "sum_rate_comp_jt",
+    "sum_rate_mu_miso_precoding",
+    "ic_amplitudes",
+    "cooperative_amplitudes",
+    "mu_miso_amplitudes",
+    "hybrid_amplitudes",
+]
+
+_LN2 = math.log(2.0)
+
+
+# --------------------------------------------------------------------------- shared helpers
+def _need(d: Mapping[str, Tensor], key: str, what: str) -> Tensor:
+    try:
+        return d[key]
+    except KeyError:
+        raise KeyError(f"{what} dict is missing {key!r} (has {sorted(d)})") from None
+
+
+def received_power(amplitude: Tensor) -> Tensor:
+    """``|amplitude|^2`` computed as ``re^2 + im^2`` (smooth at 0, unlike ``abs``)."""
+    if amplitude.is_complex():
+        return amplitude.real.square() + amplitude.imag.square()
+    return amplitude.square()
+
+
+def sinr_rates(rx_power: Tensor, noise_var: Tensor | float) -> Tensor:
+    """Per-receiver rate ``log2(1 + SINR_r)`` in bits/s/Hz.
+
+    ``rx_power``: real ``(..., S, S)``; ``rx_power[..., s, r]`` = received power of stream ``s``
+    at receiver ``r``; stream ``r`` is intended for receiver ``r``.
+    ``noise_var``: noise power at each receiver, broadcastable to ``(..., S)``.
+
+    ``SINR_r = rx_power[r, r] / (sum_{s != r} rx_power[s, r] + noise_var[r])``.  The interference
+    is summed with the diagonal masked out (no cancellation error).  Returns ``(..., S)``.
+    """
+    n = rx_power.shape[-1]
+    if rx_power.shape[-2] != n:
+        raise ValueError(f"rx_power must be square in its last two axes, got {tuple(rx_power.shape)}")
+    off = ~torch.eye(n, dtype=torch.bool, device=rx_power.device)
+    signal = torch.diagonal(rx_power, dim1=-2, dim2=-1)
+    interference = (rx_power * off).sum(dim=-2)
+    return torch.log1p(signal / (interference + noise_var)) / _LN2
+
+
+def power_control_sum_rate(gain_tx_rx: Tensor, power: Tensor, noise_var: Tensor | float) -> Tensor:
+    """Sum rate of single-stream links with scalar powers (shared by MCMU, IBC and D2D).
+
+    ``gain_tx_rx``: real ``(batch, L, L)``, ``[i, j]`` = power gain from transmitter ``i`` to
+    receiver ``j``; link ``l`` is transmitter ``l`` -> receiver ``l``.  ``power``: ``(batch, L)``.
+    ``noise_var``: broadcastable to ``(batch, L)``.  Returns ``(batch,)`` bits/s/Hz.
+    """
+    return sinr_rates(gain_tx_rx * power.unsqueeze(-1), noise_var).sum(dim=-1)
+
+
+# --------------------------------------------------------------------------- power allocation
+def sum_rate_mcmu_power_allocation(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """MCMU power allocation sum rate, Zhao et al. eq. (1a), in bits/s/Hz.
+
+    ``features["H"]``: real ``(batch, M, K, M, K)``; ``H[b, m, k, n, j]`` is the normalised
+    equivalent channel gain ``|h_{k_m j_n}|^2 P_max / sigma0^2`` from AN ``j`` of cell ``n`` to
+    UE ``k`` of cell ``m`` (receiver axes first, transmitter axes second).
+    ``actions["p"]``: ``(batch, M, K)``, fraction of the BS budget (``sum_k p[m, k] <= 1``).
+
+    ``SINR_{m,k} = H[m,k,m,k] p[m,k] / (sum_{(n,j) != (m,k)} H[m,k,n,j] p[n,j] + 1)``.
+    """
+    H = _need(features, "H", "features")
+    p = _need(actions, "p", "actions")
+    b, M, K = p.shape
+    gain_rx_tx = H.reshape(b, M * K, M * K)
+    return power_control_sum_rate(gain_rx_tx.transpose(-1, -2), p.reshape(b, M * K), 1.0)
+
+
+def sum_rate_ibc_power_allocation(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """IBC power allocation sum rate, ENGNN eqs. (8)-(9a), in bits/s/Hz.
+
+    ``features["G"]``: real ``(batch, B, Q, B, Q)``; ``G[b, c, q, d, r] = |h_{c, r_d}^H w_{q_c}|``
+    is the equivalent channel *amplitude* (ENGNN eq. 10) from Tx node ``(c, q)`` (BS ``c``'s beam
+    for its UE ``q``) to UE ``r`` of cell ``d`` (transmitter axes first).
+    ``features["sigma"]``: ``(batch, B, Q)`` noise std of each UE.
+    ``actions["P"]``: ``(batch, B, Q, B, Q)``; only the diagonal ``P[b, c, q, c, q]`` (power of
+    Tx node ``(c, q)``) is used.
+
+    ``SINR_{d,r} = G[d,r,d,r]^2 P_{d,r} / (sum_{(c,q) != (d,r)} G[c,q,d,r]^2 P_{c,q} + sigma_{d,r}^2)``.
+    """
+    G = _need(features, "G", "features")
+    sigma = _need(features, "sigma", "features")
+    P = _need(actions, "P", "actions")
+    b, B, Q = sigma.shape
+    L = B * Q
+    p = torch.diagonal(P.reshape(b, L, L), dim1=-2, dim2=-1)
+    return power_control_sum_rate(G.reshape(b, L, L).square(), p, sigma.reshape(b, L).square())
+
+
+def sum_rate_d2d_link_scheduling(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """D2D link scheduling / power control sum rate (Zhao et al. §2-A example), bits/s/Hz.
+
+    ``features["H"]``: real ``(batch, K, K)``; ``H[b, i, j]`` = normalised gain
+    ``|h_ij|^2 P / sigma^2`` from Tx ``i`` to Rx ``j``.  ``actions["rho"]``: ``(batch, K)`` in [0, 1].
+
+    ``sum_j log2(1 + H[j,j] rho_j / (sum_{i != j} H[i,j] rho_i + 1))``.
+    """
+    H = _need(features, "H", "features")
+    rho = _need(actions, "rho", "actions")
+    return power_control_sum_rate(H, rho, 1.0)
+
+
+# --------------------------------------------------------------------------- beamforming
+def ic_amplitudes(H: Tensor, v: Tensor) -> Tensor:
+    """Interference channel: ``A[b, s, r] = h_{s, r}^H v_s`` (stream of BS ``s`` at UE ``r``).
+
+    ``H``: ``(batch, K, K, N)`` with ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE ``k``);
+    ``v``: ``(batch, K, N)``.  Returns ``(batch, K, K)``.
+    """
+    return torch.einsum("bsrn,bsn->bsr", H.conj(), v)
+
+
+def _ic_sum_rate(features: Mapping[str, Tensor], v: Tensor) -> Tensor:
+    H = _need(features, "H", "features")
+    sigma = _need(features, "sigma", "features")
+    return sinr_rates(received_power(ic_amplitudes(H, v)), sigma.square()).sum(dim=-1)
+
+
+def sum_rate_ic_beamforming_node(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """Interference-channel beamforming sum rate, ENGNN eqs. (2)-(4a), node variant, bits/s/Hz.
+
+    ``features``: ``H`` complex ``(batch, K, K, N)`` with ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` ->
+    UE ``k``, received ``y_k = sum_m h_{m,k}^H v_m s_m + n_k``); ``sigma`` ``(batch, K)`` noise
+    std; ``p_max`` ``(batch, K)`` (budget, unused by the objective).
+    ``actions["v"]``: complex ``(batch, K, N)``, ``v[b, k]`` = beamformer of BS ``k`` for UE ``k``.
+
+    ``SINR_k = |h_{k,k}^H v_k|^2 / (sum_{j != k} |h_{j,k}^H v_j|^2 + sigma_k^2)``  (ENGNN eq. 3).
+    """
+    return _ic_sum_rate(features, _need(actions, "v", "actions"))
+
+
+def sum_rate_ic_beamforming_edge(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """Interference-channel beamforming sum rate, ENGNN eq. (6a), edge variant, bits/s/Hz.
+
+    Same as :func:`sum_rate_ic_beamforming_node` but ``actions["V"]`` is complex
+    ``(batch, K, K, N)`` on the (BS, UE) edges; only the diagonal ``V[b, k, k, :] = v_k`` is used.
+    """
+    V = _need(actions, "V", "actions")
+    v = torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)  # (batch, K, N)
+    return _ic_sum_rate(features, v)
+
+
+def cooperative_amplitudes(H: Tensor, V: Tensor) -> Tensor:
+    """Cooperative beamforming: ``A[b, j, k] = sum_m h_{m,k}^H v_{m,j}`` (stream ``j`` at UE ``k``).
+
+    ``H``, ``V``: complex ``(batch, M, K, N)``.  Returns ``(batch, K, K)``.
+    """
+    return torch.einsum("bmkn,bmjn->bjk", H.conj(), V)
+
+
+def sum_rate_cooperative_beamforming(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """Cooperative beamforming sum rate, ENGNN eqs. (13)-(15a), bits/s/Hz.
+
+    ``features``: ``H`` complex ``(batch, M, K, N)`` with ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` ->
+    UE ``k``); ``sigma`` ``(batch, K)``; ``p_max`` ``(batch, M)`` (unused by the objective).
+    ``actions["V"]``: complex ``(batch, M, K, N)``, ``V[b, m, k] = v_{m,k}``.
+
+    ``SINR_k = |sum_m h_{m,k}^H v_{m,k}|^2 / (sum_{j != k} |sum_m h_{m,k}^H v_{m,j}|^2 + sigma_k^2)``.
+    """
+    H = _need(features, "H", "features")
+    sigma = _need(features, "sigma", "features")
+    V = _need(actions, "V", "actions")
+    return sinr_rates(received_power(cooperative_amplitudes(H, V)), sigma.square()).sum(dim=-1)
+
+
+def mu_miso_amplitudes(H: Tensor, V: Tensor) -> Tensor:
+    """MU-MISO (matrix convention ``y = H x``): ``A[b, j, k] = sum_n H[b, k, n] V[b, j, n]``.
+
+    ``H``: ``(batch, K, N)``, row ``k`` is UE ``k``'s channel; ``V``: ``(batch, K, N)``, row ``j``
+    is the precoder of UE ``j``.  Returns ``(batch, K, K)`` (stream ``j`` at UE ``k``).
+    """
+    return torch.einsum("bkn,bjn->bjk", H, V)
+
+
+def sum_rate_mu_miso_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """MU-MISO baseband precoding sum rate (Zhao et al. §2 example ``V = f_B(H)``), bits/s/Hz.
+
+    ``features["H"]``: complex ``(batch, K, N)``, SNR-normalised (``H = H_phys sqrt(P)/sigma``),
+    received ``y_k = sum_n H[k, n] x_n + n_k`` with ``x = sum_j V[j, :] s_j`` and unit noise.
+    ``actions["V"]``: complex ``(batch, K, N)`` with ``||V||_F^2 <= 1``.
+
+    ``SINR_k = |H_k v_k|^2 / (sum_{j != k} |H_k v_j|^2 + 1)``.
+    """
+    H = _need(features, "H", "features")
+    V = _need(actions, "V", "actions")
+    return sinr_rates(received_power(mu_miso_amplitudes(H, V)), 1.0).sum(dim=-1)
+
+
+def sum_rate_comp_jt(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """CoMP-JT sum rate (single UE, Zhao et al. §2 example ``v = g_CoMP(h)``), bits/s/Hz.
+
+    ``features["h"]``: complex ``(batch, B, N, 1)`` (dims [AN, UE], UE a set of size 1), SNR
+    normalised (``h = h_phys sqrt(P_BS)/sigma``).  ``actions["v"]``: complex ``(batch, B, N)``
+    with per-BS power ``sum_n |v[b, n]|^2 <= 1``.  Rate ``log2(1 + |sum_{b,n} conj(h[b,n]) v[b,n]|^2)``.
+    """
+    h = _need(features, "h", "features")
+    v = _need(actions, "v", "actions")
+    amp = torch.einsum("bmn,bmn->b", h[..., 0].conj(), v)
+    return torch.log1p(received_power(amp)) / _LN2
+
+
+def hybrid_amplitudes(H: Tensor, W_RF: Tensor, W_BB: Tensor, V_RF: Tensor | None = None) -> Tensor:
+    """Hybrid precoding: ``A[b, n, k] = V_RF,k^H H_k W_RF W_BB[:, n]`` (stream ``n`` at UE ``k``).
+
+    ``H``: MIMO ``(batch, K, N_r, N_t)`` (``H[b, k] = H_k``, BS -> UE ``k``, ``y_k = H_k x``) with
+    ``V_RF`` ``(batch, K, N_r, K)`` whose ``V_RF[b, k, :, k]`` is UE ``k``'s analog combiner; or
+    MISO ``(batch, K, N_t)`` with ``V_RF=None``.  ``W_RF``: ``(batch, N_t, N_RF)``; ``W_BB``:
+    ``(batch, N_RF, K)``.  Returns ``(batch, K, K)``.
+    """
+    F = W_RF @ W_BB  # (batch, N_t, K)
+    if V_RF is None:
+        combined = H  # (batch, K, N_t)
+    else:
+        v = torch.diagonal(V_RF, dim1=1, dim2=3).movedim(-1, 1)  # (batch, K, N_r)
+        combined = torch.einsum("bkr,bkrt->bkt", v.conj(), H)
+    return torch.einsum("bkt,btn->bnk", combined, F)
+
+
+def _hybrid_sum_rate(amp: Tensor, snr_db: float) -> Tensor:
+    K = amp.shape[-1]
+    per_stream_snr = 10.0 ** (snr_db / 10.0) / K
+    return sinr_rates(per_stream_snr * received_power(amp), 1.0).sum(dim=-1)
+
+
+def sum_rate_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor], *,
+                              snr_db: float = 10.0) -> Tensor:
+    """MU-MIMO hybrid precoding sum rate, Zhao et al. eq. (3a), bits/s/Hz.
+
+    ``features["H"]``: complex ``(batch, K, N_r, N_t)``, ``H[b, k] = H_k`` (BS -> UE ``k``).
+    ``actions``: ``W_RF`` ``(batch, N_t, N_RF)`` (``|entries| = 1/sqrt(N_t)``), ``W_BB``
+    ``(batch, N_RF, K)`` (``||W_RF W_BB||_F^2 = K``), ``V_RF`` ``(batch, K, N_r, K)`` of which only
+    ``V_RF[b, k, :, k]`` is used (``|entries| = 1/sqrt(N_r)``).
+
+    ``SINR_k = (P/K)|V_k^H H_k W_RF w_k|^2 / ((P/K) sum_{n != k} |V_k^H H_k W_RF w_n|^2 + sigma0^2)``
+    with ``P/sigma0^2 = 10^(snr_db/10)`` (default 10 dB, Zhao §6).
+    """
+    H = _need(features, "H", "features")
+    amp = hybrid_amplitudes(H, _need(actions, "W_RF", "actions"), _need(actions, "W_BB", "actions"),
+                            _need(actions, "V_RF", "actions"))
+    return _hybrid_sum_rate(amp, snr_db)
+
+
+def sum_rate_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapping[str, Tensor], *,
+                                   snr_db: float = 10.0) -> Tensor:
+    """MU-MISO hybrid precoding sum rate, Zhao et al. eq. (3a) with ``N_r = 1`` (no ``V_RF``).
+
+    ``features["H"]``: complex ``(batch, K, N_t)``, row ``k`` = UE ``k``'s channel (``y_k = H_k x``).
+    ``actions``: ``W_RF`` ``(batch, N_t, N_RF)``, ``W_BB`` ``(batch, N_RF, K)``.  SNR as in
+    :func:`sum_rate_hybrid_precoding`.
+    """
+    H = _need(features, "H", "features")
+    amp = hybrid_amplitudes(H, _need(actions, "W_RF", "actions"), _need(actions, "W_BB", "actions"))
+    return _hybrid_sum_rate(amp, snr_db)
