@@ -93,7 +93,8 @@ class _Refiner:
     def _counts(self, members: np.ndarray) -> np.ndarray:
         """``(n, n_colours)`` number of neighbours in ``members`` by edge colour."""
         sub = self.matrix[:, members]
-        return np.stack([(sub == c).sum(axis=1) for c in range(1, self.n_colours + 1)], axis=1)
+        columns = [(sub == c).sum(axis=1) for c in range(1, self.n_colours + 1)]
+        return np.stack(columns, axis=1) if columns else np.zeros((len(sub), 0), dtype=np.int64)
 
     def refine(self, p: _Partition, queue: list[int]) -> tuple:
         trace = []
@@ -136,7 +137,7 @@ class _Refiner:
 
 def is_automorphism(graph: TypedGraph, perm: np.ndarray) -> bool:
     """Whether a vertex permutation (i -> perm[i]) preserves vertex and edge colours."""
-    m, c = graph.colour_matrix, graph.vertex_colours
+    m, c, perm = graph.colour_matrix, graph.vertex_colours, np.asarray(perm)
     return bool(np.array_equal(c[perm], c) and np.array_equal(m[np.ix_(perm, perm)], m))
 
 

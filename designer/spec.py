@@ -302,16 +302,31 @@ class Spec(_Strict):
 # ---------------------------------------------------------------------------------------------
 
 def _reject_unsafe_events(text: str, file: str | Path) -> None:
-    """Refuse YAML anchors, aliases and explicit tags before anything is constructed."""
+    """Refuse YAML anchors, aliases, explicit tags and duplicate keys before anything is built."""
+    stack: list[list] = []  # per open collection: [is_mapping, expecting_key, keys seen]
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            line = event.start_mark.line + 1
+            line = f"line {event.start_mark.line + 1}"
             if isinstance(event, yaml.AliasEvent):
-                raise SpecError("YAML aliases are not allowed in a spec", f"line {line}", file)
+                raise SpecError("YAML aliases are not allowed in a spec", line, file)
             if getattr(event, "anchor", None) is not None:
-                raise SpecError("YAML anchors are not allowed in a spec", f"line {line}", file)
-            if getattr(event, "tag", None) is not None and not isinstance(event, (yaml.DocumentStartEvent,)):
-                raise SpecError(f"YAML tags are not allowed in a spec ({event.tag})", f"line {line}", file)
+                raise SpecError("YAML anchors are not allowed in a spec", line, file)
+            if getattr(event, "tag", None) is not None and not isinstance(event, yaml.DocumentStartEvent):
+                raise SpecError(f"YAML tags are not allowed in a spec ({event.tag})", line, file)
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+            elif isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if stack and stack[-1][0]:
+                    top = stack[-1]
+                    if top[1] and isinstance(event, yaml.ScalarEvent):
+                        if event.value in top[2]:
+                            raise SpecError(f"duplicate key {event.value!r}", line, file)
+                        top[2].add(event.value)
+                    top[1] = not top[1]
+                if isinstance(event, yaml.MappingStartEvent):
+                    stack.append([True, True, set()])
+                elif isinstance(event, yaml.SequenceStartEvent):
+                    stack.append([False, False, set()])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -1,0 +1,91 @@
+"""The pipeline on the shipped specs: type tables pinned to the papers, orders to closed forms."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from designer.compiler import CertificateFailure, compile_file, compile_spec
+from designer.spec import parse_spec
+from specs_for_tests import HYBRID_UNBROKEN, RELATED_NO_EDGES
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+f = math.factorial
+
+# spec: (vertex types, edge types, VertexGNN processors, EdgeGNN processors or None, closed-form |G|)
+GOLDEN = {
+    "mcmu_power_allocation": (2, 3, 6, 16, lambda s: f(s["M"]) * f(s["K"]) ** s["M"]),
+    "hybrid_precoding": (4, 4, 8, 15, lambda s: f(s["N_RF"]) * f(s["N_t"]) * f(s["K"]) * f(s["N_r"]) ** s["K"]),
+    "hybrid_precoding_miso": (3, 3, 6, 12, lambda s: f(s["N_RF"]) * f(s["N_t"]) * f(s["K"])),
+    "d2d_link_scheduling": (2, 2, 4, 6, lambda s: f(s["K"])),
+    "comp_jt": (2, 2, 3, 4, lambda s: f(s["B"]) * f(s["N"]) ** s["B"]),
+    "mu_miso_precoding": (2, 1, 2, 2, lambda s: f(s["K"]) * f(s["N"])),
+    "ic_beamforming_edge": (2, 2, 4, 6, lambda s: f(s["K"])),
+    "ic_beamforming_node": (2, 2, 4, 6, lambda s: f(s["K"])),
+    "ibc_power_allocation": (2, 3, 6, 16, lambda s: f(s["B"]) * f(s["Q"]) ** s["B"]),
+    "cooperative_beamforming": (2, 1, 2, 2, lambda s: f(s["M"]) * f(s["K"])),
+}
+
+
+def test_every_problem_of_both_papers_is_shipped():
+    assert sorted(p.stem for p in SPECS.glob("*.yaml")) == sorted(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_tables(name):
+    vt, et, vp, ep, order = GOLDEN[name]
+    c = compile_file(SPECS / f"{name}.yaml")
+    assert (len(c.vertex_types), len(c.edge_types)) == (vt, et)
+    assert len(c.architectures["vertex"].processors) == vp
+    assert len(c.architectures["edge"].processors) == ep
+    assert c.group.order == order(c.sizes)
+    assert c.certificate.verdict == "equal"
+    assert c.certificate.aut_order == c.group.order
+
+
+def test_comp_jt_needs_s4new_and_ends_with_the_wreath_product():
+    c = compile_file(SPECS / "comp_jt.yaml")
+    assert c.first_certificate.verdict == "larger"
+    assert c.first_certificate.aut_order == f(c.sizes["B"] * c.sizes["N"])  # S_{BN}
+    assert c.s4new_applied and [e.origin for e in c.edge_types] == ["tensor", "S4new"]
+    assert c.group.formula == "S_N ≀ S_B"
+
+
+def test_hybrid_groups_and_symmetry_breaking():
+    c = compile_file(SPECS / "hybrid_precoding.yaml")
+    assert c.group.formula == "S_N_RF × S_N_t × (S_N_r ≀ S_K)"
+    assert c.indistinguishable == ()  # broken by declaration
+    b = c.symmetry_breaking
+    assert b.axes == (("rf", "index"),)
+    assert b.group.formula == "S_N_t × (S_N_r ≀ S_K)"
+    assert b.group.order * f(c.sizes["N_RF"]) == c.group.order
+    assert b.certificate.verdict == "equal" and b.certificate.aut_order == b.group.order
+
+
+def test_indistinguishable_rf_chains_are_detected():
+    c = compile_spec(parse_spec(HYBRID_UNBROKEN))
+    assert [(i.axis, i.sets, i.actions) for i in c.indistinguishable] == [("rf", ("RF_BS",), ("W_RF", "W_BB"))]
+    assert c.symmetry_breaking is None
+
+
+def test_failure_carries_witness_and_suggestions():
+    with pytest.raises(CertificateFailure) as info:
+        compile_spec(parse_spec(RELATED_NO_EDGES))
+    failure = info.value
+    assert failure.compilation.certificate.verdict == "larger"
+    assert not failure.compilation.s4new_applied  # no nested set
+    assert [e.name for e in failure.suggestions] == ["Tx_Rx_same_pair", "Tx_Rx_diff_pair"]
+
+
+def test_auto_edges_repairs_the_graph():
+    c = compile_spec(parse_spec(RELATED_NO_EDGES), auto_edges=True)
+    assert c.auto_edges == ("Tx_Rx_same_pair",)
+    assert c.certificate.verdict == "equal"
+
+
+@pytest.mark.parametrize("sizes", [{"M": 2, "K": 2}, {"M": 4, "K": 3}])
+def test_architecture_keys_do_not_depend_on_the_check_instance(sizes):
+    base = compile_file(SPECS / "mcmu_power_allocation.yaml")
+    other = compile_file(SPECS / "mcmu_power_allocation.yaml", sizes)
+    assert other.architectures == base.architectures
+    assert other.realised["edge"] == (14 if sizes["K"] == 2 else 16)
