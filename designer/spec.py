@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 MAX_SPEC_BYTES = 256 * 1024
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -128,15 +128,14 @@ def evaluate_expression(text: str, values: dict[str, float]) -> float:
     return ev(ast.parse(str(text), mode="eval"))
 
 
-Expression = Union[StrictInt, float, str]
-
-
 def _expression_text(value: int | float | str) -> str:
-    if isinstance(value, bool):
-        raise ValueError("expected a number or an expression, not a boolean")
     text = str(value)
     expression_names(text)
     return text
+
+
+# A value in a constraint: a number or a whitelisted expression, stored as its text.
+Expression = Annotated[Union[StrictInt, float, str], AfterValidator(_expression_text)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,12 +215,7 @@ class PowerBudget(_Strict):
     kind: Literal["power_budget"]
     tensor: str
     per: str
-    max: Expression = 1
-
-    @field_validator("max")
-    @classmethod
-    def _max(cls, value):
-        return _expression_text(value)
+    max: Expression = "1"
 
 
 class TotalPower(_Strict):
@@ -229,13 +223,8 @@ class TotalPower(_Strict):
 
     kind: Literal["total_power"]
     tensor: str
-    value: Expression = 1
+    value: Expression = "1"
     through: str | None = Field(None, description="An action composed with `tensor` (e.g. W_RF for W_BB).")
-
-    @field_validator("value")
-    @classmethod
-    def _value(cls, value):
-        return _expression_text(value)
 
 
 class ConstantModulus(_Strict):
@@ -243,12 +232,7 @@ class ConstantModulus(_Strict):
 
     kind: Literal["constant_modulus"]
     tensor: str
-    modulus: Expression = 1
-
-    @field_validator("modulus")
-    @classmethod
-    def _modulus(cls, value):
-        return _expression_text(value)
+    modulus: Expression = "1"
 
 
 class NonNegative(_Strict):

@@ -1,0 +1,158 @@
+"""Wireless problems: scenarios (channel generators), differentiable sum-rate objectives and
+numerical references, batched in torch on CPU or GPU.
+
+Look problems up by their spec name in :data:`PROBLEMS`::
+
+    from designer.wireless import PROBLEMS
+    prob = PROBLEMS["mcmu_power_allocation"]
+    feats = prob.sample(256, seed=0)
+    rate = prob.sum_rate(feats, prob.reference(feats))   # (256,) bits/s/Hz
+
+Conventions (batch first, one axis per set, complex dtypes, rates in bits/s/Hz) are documented
+in ``docs/wireless.md`` and in each function's docstring.  This package imports only torch, math
+and the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from torch import Tensor
+
+from . import objectives, references, scenarios
+from .objectives import (
+    power_control_sum_rate,
+    received_power,
+    sinr_rates,
+    sum_rate_comp_jt,
+    sum_rate_cooperative_beamforming,
+    sum_rate_d2d_link_scheduling,
+    sum_rate_hybrid_precoding,
+    sum_rate_hybrid_precoding_miso,
+    sum_rate_ibc_power_allocation,
+    sum_rate_ic_beamforming_edge,
+    sum_rate_ic_beamforming_node,
+    sum_rate_mcmu_power_allocation,
+    sum_rate_mu_miso_precoding,
+)
+from .references import (
+    glram_hybrid_precoding,
+    gradient_projection_cooperative_beamforming,
+    mrt_comp_jt,
+    rzf_mu_miso_precoding,
+    wmmse_cooperative_beamforming,
+    wmmse_d2d_link_scheduling,
+    wmmse_ibc_power_allocation,
+    wmmse_ic_beamforming_edge,
+    wmmse_ic_beamforming_node,
+    wmmse_mcmu_power_allocation,
+    wmmse_mu_miso_precoding,
+    zf_mu_miso_precoding,
+)
+from .scenarios import (
+    sample_comp_jt,
+    sample_cooperative_beamforming,
+    sample_d2d_link_scheduling,
+    sample_hybrid_precoding,
+    sample_hybrid_precoding_miso,
+    sample_ibc_power_allocation,
+    sample_ic_beamforming_edge,
+    sample_ic_beamforming_node,
+    sample_mcmu_power_allocation,
+    sample_mu_miso_precoding,
+)
+
+Features = Mapping[str, Tensor]
+Actions = Mapping[str, Tensor]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One wireless problem: how to sample it, score it and solve it numerically.
+
+    ``sample(batch, *, generator=None, seed=None, device=None, dtype=torch.float32, **sizes)``
+    returns the feature dict; ``sum_rate(features, actions)`` the per-sample sum rate
+    ``(batch,)`` in bits/s/Hz; ``reference(features)`` the numerical reference's action dict.
+    ``features`` / ``actions`` list the dict keys; ``source`` cites the formulation.
+    """
+
+    name: str
+    sample: Callable[..., dict[str, Tensor]]
+    sum_rate: Callable[[Features, Actions], Tensor]
+    reference: Callable[[Features], dict[str, Tensor]]
+    features: tuple[str, ...]
+    actions: tuple[str, ...]
+    source: str
+
+
+_PROBLEM_LIST = [
+    Problem("mcmu_power_allocation", sample_mcmu_power_allocation, sum_rate_mcmu_power_allocation,
+            wmmse_mcmu_power_allocation, ("H",), ("p",), "Zhao, Yang, Liu eq. (1); reference WMMSE"),
+    Problem("hybrid_precoding", sample_hybrid_precoding, sum_rate_hybrid_precoding,
+            glram_hybrid_precoding, ("H",), ("W_RF", "W_BB", "V_RF"),
+            "Zhao, Yang, Liu eq. (3), MU-MIMO; reference GLRAM-style (Song, Sun, Yang 2016)"),
+    Problem("hybrid_precoding_miso", sample_hybrid_precoding_miso, sum_rate_hybrid_precoding_miso,
+            glram_hybrid_precoding, ("H",), ("W_RF", "W_BB"),
+            "Zhao, Yang, Liu eq. (3), MU-MISO; reference GLRAM-style (Song, Sun, Yang 2016)"),
+    Problem("ic_beamforming_edge", sample_ic_beamforming_edge, sum_rate_ic_beamforming_edge,
+            wmmse_ic_beamforming_edge, ("p_max", "sigma", "H"), ("V",), "ENGNN eqs. (2)-(6); reference WMMSE"),
+    Problem("ic_beamforming_node", sample_ic_beamforming_node, sum_rate_ic_beamforming_node,
+            wmmse_ic_beamforming_node, ("p_max", "sigma", "H"), ("v",), "ENGNN eqs. (2)-(6); reference WMMSE"),
+    Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
+            wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
+    Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
+            wmmse_cooperative_beamforming, ("p_max", "sigma", "H"), ("V",),
+            "ENGNN eqs. (13)-(16); references WMMSE and gradient projection"),
+    Problem("d2d_link_scheduling", sample_d2d_link_scheduling, sum_rate_d2d_link_scheduling,
+            wmmse_d2d_link_scheduling, ("H",), ("rho",), "Zhao, Yang, Liu §2-A; reference scalar WMMSE"),
+    Problem("comp_jt", sample_comp_jt, sum_rate_comp_jt, mrt_comp_jt, ("h",), ("v",),
+            "Zhao, Yang, Liu §2-A; reference per-BS MRT (optimal)"),
+    Problem("mu_miso_precoding", sample_mu_miso_precoding, sum_rate_mu_miso_precoding,
+            wmmse_mu_miso_precoding, ("H",), ("V",), "Zhao, Yang, Liu §2-A; reference WMMSE (ZF/RZF also given)"),
+]
+
+PROBLEMS: dict[str, Problem] = {p.name: p for p in _PROBLEM_LIST}
+
+__all__ = [
+    "PROBLEMS",
+    "Problem",
+    "objectives",
+    "references",
+    "scenarios",
+    "sinr_rates",
+    "received_power",
+    "power_control_sum_rate",
+    "sample_comp_jt",
+    "sample_cooperative_beamforming",
+    "sample_d2d_link_scheduling",
+    "sample_hybrid_precoding",
+    "sample_hybrid_precoding_miso",
+    "sample_ibc_power_allocation",
+    "sample_ic_beamforming_edge",
+    "sample_ic_beamforming_node",
+    "sample_mcmu_power_allocation",
+    "sample_mu_miso_precoding",
+    "sum_rate_comp_jt",
+    "sum_rate_cooperative_beamforming",
+    "sum_rate_d2d_link_scheduling",
+    "sum_rate_hybrid_precoding",
+    "sum_rate_hybrid_precoding_miso",
+    "sum_rate_ibc_power_allocation",
+    "sum_rate_ic_beamforming_edge",
+    "sum_rate_ic_beamforming_node",
+    "sum_rate_mcmu_power_allocation",
+    "sum_rate_mu_miso_precoding",
+    "glram_hybrid_precoding",
+    "gradient_projection_cooperative_beamforming",
+    "mrt_comp_jt",
+    "rzf_mu_miso_precoding",
+    "zf_mu_miso_precoding",
+    "wmmse_cooperative_beamforming",
+    "wmmse_d2d_link_scheduling",
+    "wmmse_ibc_power_allocation",
+    "wmmse_ic_beamforming_edge",
+    "wmmse_ic_beamforming_node",
+    "wmmse_mcmu_power_allocation",
+    "wmmse_mu_miso_precoding",
+]

@@ -1,0 +1,51 @@
+"""Numerical reference algorithms (batched torch, CPU or GPU; device/dtype follow the inputs).
+
+One module per algorithm family:
+
+* :mod:`.wmmse` — WMMSE (Shi et al. 2011) for power control (MCMU, IBC, D2D) and beamforming
+  (interference channel, cooperative, MU-MISO) under per-BS budgets.
+* :mod:`.gradient_projection` — projected gradient ascent with Armijo steps (cooperative).
+* :mod:`.linear` — ZF / regularised ZF (MU-MISO) and the optimal per-BS MRT (CoMP-JT).
+* :mod:`.hybrid` — GLRAM-style analog beamforming + ZF/BD baseband (hybrid precoding).
+
+Every problem-level reference takes the feature dict of the matching scenario and returns an
+action dict in the layouts of :mod:`designer.wireless.objectives`.
+"""
+
+from .gradient_projection import gradient_projection_cooperative_beamforming, project_per_bs_power
+from .hybrid import glram_hybrid_precoding, phase_extract
+from .linear import mrt_comp_jt, rzf_mu_miso_precoding, zf_mu_miso_precoding
+from .wmmse import (
+    min_power_multiplier,
+    wmmse_beamforming,
+    wmmse_cooperative_beamforming,
+    wmmse_d2d_link_scheduling,
+    wmmse_ibc_power_allocation,
+    wmmse_ic_beamforming,
+    wmmse_ic_beamforming_edge,
+    wmmse_ic_beamforming_node,
+    wmmse_mcmu_power_allocation,
+    wmmse_mu_miso_precoding,
+    wmmse_power_control,
+)
+
+__all__ = [
+    "gradient_projection_cooperative_beamforming",
+    "project_per_bs_power",
+    "glram_hybrid_precoding",
+    "phase_extract",
+    "mrt_comp_jt",
+    "rzf_mu_miso_precoding",
+    "zf_mu_miso_precoding",
+    "min_power_multiplier",
+    "wmmse_beamforming",
+    "wmmse_cooperative_beamforming",
+    "wmmse_d2d_link_scheduling",
+    "wmmse_ibc_power_allocation",
+    "wmmse_ic_beamforming",
+    "wmmse_ic_beamforming_edge",
+    "wmmse_ic_beamforming_node",
+    "wmmse_mcmu_power_allocation",
+    "wmmse_mu_miso_precoding",
+    "wmmse_power_control",
+]

@@ -1,0 +1,312 @@
+"""WMMSE references (Shi, Razaviyayn, Luo, He, IEEE TSP 59(9), 2011).
+
+WMMSE maximises the sum rate by block-coordinate descent on the equivalent weighted sum-MSE
+problem ``min sum_k (w_k e_k - log w_k)`` over receivers ``u``, weights ``w`` and transmitters
+``v``.  After the ``u`` and ``w`` updates the WMMSE objective equals ``-ln 2 * sum rate``, and
+each ``v`` update is an exact block minimisation, so the sum rate is non-decreasing from one
+iteration to the next (up to the bisection tolerance).  Two engines, batched over the leading
+axis, run under ``torch.no_grad`` and follow the inputs' device and dtype:
+
+* :func:`wmmse_power_control` — scalar powers on fixed single-stream links grouped into
+  transmitters with a shared budget (IBC/MCMU: Q streams per BS; D2D: one link per group).  This is
+  the scalar WMMSE of Sun et al. (IEEE TSP 2018, "Learning to optimize") with a per-group
+  budget: ``v_i = w_i u_i a_ii / (sum_j w_j u_j^2 a_ij^2 + mu_g)`` with ``mu_g`` found by bisection.
+* :func:`wmmse_beamforming` — single-antenna receivers, ``M`` multi-antenna BSs, one stream per
+  UE, ``serve[m, k]`` says whether BS ``m`` may send stream ``k``, per-BS power budgets.  It
+  covers the interference channel (``serve = I``), cooperative beamforming (``serve = 1``) and the
+  MU-MISO broadcast channel (``M = 1``).  The ``v`` step is solved per BS:
+  ``(A_mm + mu_m I) v_{m,k} = w_k u_k h_{m,k} - sum_{m' != m} A_{mm'} v_{m',k}`` with
+  ``A = sum_k w_k |u_k|^2 h_k h_k^H`` and ``mu_m`` by bisection on the eigenvalues of ``A_mm``.
+  When every stream is sent by one BS the blocks decouple and all BSs are updated at once
+  (this is Shi et al.'s IBC update); otherwise (cooperative) the BSs are updated one after
+  another (Gauss-Seidel over BS blocks, each an exact minimisation, so monotonicity is kept).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import Tensor
+
+from ..objectives import cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
+
+__all__ = [
+    "min_power_multiplier",
+    "wmmse_power_control",
+    "wmmse_beamforming",
+    "wmmse_mcmu_power_allocation",
+    "wmmse_ibc_power_allocation",
+    "wmmse_d2d_link_scheduling",
+    "wmmse_ic_beamforming",
+    "wmmse_ic_beamforming_edge",
+    "wmmse_ic_beamforming_node",
+    "wmmse_cooperative_beamforming",
+    "wmmse_mu_miso_precoding",
+]
+
+
+# --------------------------------------------------------------------------- shared pieces
+def min_power_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = 60) -> Tensor:
+    """Smallest ``mu >= 0`` with ``sum_i c2_i / (lam_i + mu)^2 <= budget`` (bisection).
+
+    ``lam``, ``c2``: real ``(..., n)`` with ``lam >= 0``, ``c2 >= 0``; ``budget``: ``(...)``.
+    The function is decreasing in ``mu``; the search interval is ``[0, sqrt(sum c2 / budget)]``
+    and the returned value is the feasible end of the final interval.  Returns ``(...)``.
+    """
+    budget = budget.clamp_min(torch.finfo(budget.dtype).tiny)
+
+    def power(mu: Tensor) -> Tensor:
+        den = lam + mu.unsqueeze(-1)
+        return torch.where(c2 > 0, c2 / den.square(), torch.zeros_like(c2)).sum(dim=-1)
+
+    zero = torch.zeros_like(budget)
+    feasible0 = power(zero) <= budget
+    if bool(feasible0.all()):
+        return zero
+    lo, hi = zero, torch.sqrt(c2.sum(dim=-1) / budget)
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        ok = power(mid) <= budget
+        hi = torch.where(ok, mid, hi)
+        lo = torch.where(ok, lo, mid)
+    return torch.where(feasible0, zero, hi)
+
+
+def _converged(rate: Tensor, prev: Tensor, tol: float) -> bool:
+    return tol > 0 and bool(((rate - prev).abs() <= tol * rate.abs().clamp_min(1.0)).all())
+
+
+def _finish(out, history: list[Tensor], return_history: bool):
+    return (out, torch.stack(history)) if return_history else out
+
+
+# --------------------------------------------------------------------------- scalar engine
+def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iters: int = 100, tol: float = 1e-6,
+                        bisection_steps: int = 60, return_history: bool = False):
+    """Scalar WMMSE power control with per-group budgets.
+
+    ``gain``: real ``(batch, G, S, G, S)``; ``gain[b, g, s, h, t]`` = power gain from Tx node
+    ``(g, s)`` to the receiver of link ``(h, t)`` (transmitter axes first); link ``(g, s)`` is
+    Tx node ``(g, s)`` -> its receiver.  ``noise_var``: ``(batch, G, S)``.  ``budget``:
+    ``(batch, G)``, ``sum_s p[g, s] <= budget[g]``.  Starts from equal full-power split; runs at
+    most ``iters`` iterations, stopping early when every sample's sum rate changes by at most
+    ``tol`` (relative, ``tol=0`` disables).  Returns ``p`` ``(batch, G, S)`` (and the sum-rate
+    history ``(T+1, batch)`` in bits/s/Hz if ``return_history``).
+    """
+    with torch.no_grad():
+        b, G, S = noise_var.shape
+        if budget.shape != (b, G) or gain.shape != (b, G, S, G, S):
+            raise ValueError(f"expected gain {(b, G, S, G, S)} and budget {(b, G)} for noise_var {(b, G, S)}, "
+                             f"got {tuple(gain.shape)} and {tuple(budget.shape)}")
+        L = G * S
+        g = gain.reshape(b, L, L)
+        a = torch.diagonal(g, dim1=-2, dim2=-1).clamp_min(0).sqrt()
+        noise = noise_var.reshape(b, L)
+        off = ~torch.eye(L, dtype=torch.bool, device=g.device)
+        v = (budget / S).sqrt().unsqueeze(-1).expand(b, G, S).reshape(b, L)
+        history = [power_control_sum_rate(g, v.square(), noise)]
+        for _ in range(iters):
+            rx = g * v.square().unsqueeze(-1)
+            interference = (rx * off).sum(dim=-2) + noise
+            signal = (a * v).square()
+            u = a * v / (signal + interference)
+            w = 1.0 + signal / interference
+            D = (g * (w * u.square()).unsqueeze(1)).sum(dim=-1)  # D_i = sum_j w_j u_j^2 g_ij
+            num = w * u * a
+            mu = min_power_multiplier(D.reshape(b, G, S), num.square().reshape(b, G, S), budget, bisection_steps)
+            den = D + mu.repeat_interleave(S, dim=-1)
+            v = torch.where(num > 0, num / den, torch.zeros_like(num))
+            total = v.square().reshape(b, G, S).sum(dim=-1)
+            v = v * (budget / total.clamp_min(torch.finfo(v.dtype).tiny)).sqrt().clamp(max=1.0).repeat_interleave(S, -1)
+            history.append(power_control_sum_rate(g, v.square(), noise))
+            if _converged(history[-1], history[-2], tol):
+                break
+        return _finish(v.square().reshape(b, G, S), history, return_history)
+
+
+# --------------------------------------------------------------------------- vector engine
+def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -> Tensor:
+    """Solve ``(A + mu I) v_k = r_k`` for all ``k`` with ``sum_k ||v_k||^2 <= budget``.
+
+    ``A = U diag(lam) U^H``; ``lam`` ``(..., N)``, ``U`` ``(..., N, N)``, ``rhs`` ``(..., K, N)``,
+    ``budget`` ``(...)``; ``mu >= 0`` minimal (complementary slackness).  Returns ``(..., K, N)``.
+    """
+    Y = torch.einsum("...pn,...kp->...kn", U.conj(), rhs)
+    c2 = received_power(Y).sum(dim=-2)
+    mu = min_power_multiplier(lam, c2, budget, steps)
+    den = (lam + mu.unsqueeze(-1)).unsqueeze(-2)
+    X = torch.where(den > 0, Y / den.clamp_min(torch.finfo(lam.dtype).tiny), torch.zeros_like(Y))
+    V = torch.einsum("...np,...kp->...kn", U, X)
+    power = received_power(V).sum(dim=(-2, -1))
+    scale = (budget / power.clamp_min(torch.finfo(lam.dtype).tiny)).sqrt().clamp(max=1.0)
+    return V * scale[..., None, None]
+
+
+def _beamforming_rate(H: Tensor, V: Tensor, noise_var: Tensor) -> Tensor:
+    return sinr_rates(received_power(cooperative_amplitudes(H, V)), noise_var).sum(dim=-1)
+
+
+def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *, iters: int = 100,
+                      tol: float = 1e-6, bisection_steps: int = 60, return_history: bool = False):
+    """Vector WMMSE for single-antenna UEs served by multi-antenna BSs under per-BS budgets.
+
+    ``H``: complex ``(batch, M, K, N)``, ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE ``k``,
+    ``y_k = sum_{m,j} h_{m,k}^H v_{m,j} s_j + n_k``).  ``budget``: ``(batch, M)``,
+    ``sum_k ||v_{m,k}||^2 <= budget[m]``.  ``noise_var``: ``(batch, K)``.  ``serve``: bool
+    ``(M, K)``, which BS may send which stream (default all).  Initialisation: MRT
+    ``v_{m,k} = sqrt(budget_m / #served_m) h_{m,k}/||h_{m,k}||``.  Stopping as in
+    :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)`` (zero where not served).
+    """
+    with torch.no_grad():
+        b, M, K, N = H.shape
+        if budget.shape != (b, M) or noise_var.shape != (b, K):
+            raise ValueError(f"expected budget {(b, M)} and noise_var {(b, K)} for H {(b, M, K, N)}, "
+                             f"got {tuple(budget.shape)} and {tuple(noise_var.shape)}")
+        real = H.real.dtype
+        serve = torch.ones(M, K, dtype=torch.bool) if serve is None else serve.to(torch.bool)
+        serve = serve.to(H.device)
+        mask = serve.to(real)[..., None]  # (M, K, 1)
+        sequential = bool((serve.sum(dim=0) > 1).any())
+        per_bs = serve.sum(dim=1).clamp_min(1).to(real)
+        norms = torch.linalg.vector_norm(H, dim=-1, keepdim=True).clamp_min(torch.finfo(real).tiny)
+        V = (budget / per_bs).sqrt()[..., None, None] * (H / norms) * mask
+        history = [_beamforming_rate(H, V, noise_var)]
+        off = ~torch.eye(K, dtype=torch.bool, device=H.device)
+        for _ in range(iters):
+            amp = cooperative_amplitudes(H, V)  # (b, stream j, UE k)
+            pw = received_power(amp)
+            signal = torch.diagonal(pw, dim1=-2, dim2=-1)
+            interference = (pw * off).sum(dim=-2) + noise_var
+            u = torch.diagonal(amp, dim1=-2, dim2=-1) / (signal + interference)
+            w = 1.0 + signal / interference
+            c = (w * received_power(u)).to(H.dtype)
+            A = torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
+            lam, U = torch.linalg.eigh(A)
+            lam = lam.clamp_min(0)
+            rhs = (w * u)[:, None, :, None] * H
+            if not sequential:
+                V = _solve_bs(lam, U, rhs * mask, budget, bisection_steps) * mask
+            else:
+                V = V.clone()
+                for m in range(M):
+                    coupled = torch.einsum("bj,bjn,bkj->bkn", c, H[:, m], amp)
+                    own = torch.einsum("bnp,bkp->bkn", A[:, m], V[:, m])
+                    r = (rhs[:, m] - coupled + own) * mask[m]
+                    v_new = _solve_bs(lam[:, m], U[:, m], r, budget[:, m], bisection_steps) * mask[m]
+                    amp = amp + torch.einsum("bjn,bkn->bkj", H[:, m].conj(), v_new - V[:, m])
+                    V[:, m] = v_new
+            history.append(_beamforming_rate(H, V, noise_var))
+            if _converged(history[-1], history[-2], tol):
+                break
+        return _finish(V, history, return_history)
+
+
+# --------------------------------------------------------------------------- problem wrappers
+def _diag_embed_pairs(p: Tensor) -> Tensor:
+    """``(batch, B, Q)`` -> ``(batch, B, Q, B, Q)`` with ``p`` on the diagonal ``[c, q, c, q]``."""
+    b, B, Q = p.shape
+    return torch.diag_embed(p.reshape(b, B * Q)).reshape(b, B, Q, B, Q)
+
+
+def _map_out(result, fn, return_history: bool):
+    if return_history:
+        out, hist = result
+        return fn(out), hist
+    return fn(result)
+
+
+def wmmse_mcmu_power_allocation(features: Mapping[str, Tensor], **kwargs):
+    """WMMSE for MCMU power allocation (Zhao eq. 1; reference of Zhao §6-C).
+
+    ``features["H"]`` ``(batch, M, K, M, K)`` (receiver axes first, see the objective); budget 1
+    per cell, unit noise.  Returns ``{"p": (batch, M, K)}``.  ``kwargs`` go to
+    :func:`wmmse_power_control`.
+    """
+    H = features["H"]
+    b, M, K = H.shape[:3]
+    gain = H.permute(0, 3, 4, 1, 2)  # -> [tx cell, tx AN, rx cell, rx UE]
+    ones = torch.ones(b, M, K, dtype=H.dtype, device=H.device)
+    res = wmmse_power_control(gain, ones, ones[..., 0], **kwargs)
+    return _map_out(res, lambda p: {"p": p}, kwargs.get("return_history", False))
+
+
+def wmmse_ibc_power_allocation(features: Mapping[str, Tensor], **kwargs):
+    """WMMSE for IBC power allocation (ENGNN eq. 9; reference of ENGNN §IV-B).
+
+    ``G`` ``(batch, B, Q, B, Q)`` amplitudes (Tx axes first), ``sigma`` and ``p_max``
+    ``(batch, B, Q)``; budget of cell ``c`` is ``p_max[:, c, 0]``.  Returns
+    ``{"P": (batch, B, Q, B, Q)}`` with the powers on the diagonal ``[c, q, c, q]``.
+    """
+    G, sigma, p_max = features["G"], features["sigma"], features["p_max"]
+    res = wmmse_power_control(G.square(), sigma.square(), p_max[..., 0], **kwargs)
+    return _map_out(res, lambda p: {"P": _diag_embed_pairs(p)}, kwargs.get("return_history", False))
+
+
+def wmmse_d2d_link_scheduling(features: Mapping[str, Tensor], **kwargs):
+    """Scalar WMMSE power control for D2D (each link its own budget 1, unit noise).
+
+    ``features["H"]`` ``(batch, K, K)`` (Tx -> Rx).  Returns ``{"rho": (batch, K)}`` in [0, 1].
+    """
+    H = features["H"]
+    b, K, _ = H.shape
+    ones = torch.ones(b, K, 1, dtype=H.dtype, device=H.device)
+    res = wmmse_power_control(H.reshape(b, K, 1, K, 1), ones, ones[..., 0], **kwargs)
+    return _map_out(res, lambda p: {"rho": p[..., 0]}, kwargs.get("return_history", False))
+
+
+def wmmse_ic_beamforming(features: Mapping[str, Tensor], variant: str = "edge", **kwargs):
+    """WMMSE for interference-channel beamforming (ENGNN eq. 4; reference of ENGNN §IV-A).
+
+    ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``), ``p_max``, ``sigma`` ``(batch, K)``.
+    Returns ``{"V": (batch, K, K, N)}`` (only ``V[:, k, k]`` non-zero) for ``variant="edge"`` or
+    ``{"v": (batch, K, N)}`` for ``variant="node"``.
+    """
+    H, p_max, sigma = features["H"], features["p_max"], features["sigma"]
+    K = H.shape[1]
+    serve = torch.eye(K, dtype=torch.bool, device=H.device)
+    res = wmmse_beamforming(H, p_max, sigma.square(), serve, **kwargs)
+    if variant == "edge":
+        fn = lambda V: {"V": V}  # noqa: E731
+    elif variant == "node":
+        fn = lambda V: {"v": torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)}  # noqa: E731
+    else:
+        raise ValueError(f"variant must be 'edge' or 'node', got {variant!r}")
+    return _map_out(res, fn, kwargs.get("return_history", False))
+
+
+def wmmse_ic_beamforming_edge(features: Mapping[str, Tensor], **kwargs):
+    """:func:`wmmse_ic_beamforming` with ``variant="edge"``."""
+    return wmmse_ic_beamforming(features, "edge", **kwargs)
+
+
+def wmmse_ic_beamforming_node(features: Mapping[str, Tensor], **kwargs):
+    """:func:`wmmse_ic_beamforming` with ``variant="node"``."""
+    return wmmse_ic_beamforming(features, "node", **kwargs)
+
+
+def wmmse_cooperative_beamforming(features: Mapping[str, Tensor], **kwargs):
+    """WMMSE for cooperative beamforming with per-BS budgets (ENGNN eq. 15; ENGNN §IV-C).
+
+    ``H`` ``(batch, M, K, N)``, ``p_max`` ``(batch, M)``, ``sigma`` ``(batch, K)``.  Every BS serves
+    every UE, so the BS blocks are updated in turn (see module docstring).  Returns
+    ``{"V": (batch, M, K, N)}``.
+    """
+    H, p_max, sigma = features["H"], features["p_max"], features["sigma"]
+    res = wmmse_beamforming(H, p_max, sigma.square(), None, **kwargs)
+    return _map_out(res, lambda V: {"V": V}, kwargs.get("return_history", False))
+
+
+def wmmse_mu_miso_precoding(features: Mapping[str, Tensor], **kwargs):
+    """WMMSE for MU-MISO precoding under the total power ``||V||_F^2 <= 1`` (unit noise).
+
+    ``features["H"]`` ``(batch, K, N)`` in the matrix convention ``y = H x``; it is mapped to the
+    ``h^H v`` convention by ``h_k = conj(H[k])``.  Returns ``{"V": (batch, K, N)}``.
+    """
+    H = features["H"]
+    b, K, _ = H.shape
+    real = H.real.dtype
+    ones_k = torch.ones(b, K, dtype=real, device=H.device)
+    ones_1 = torch.ones(b, 1, dtype=real, device=H.device)
+    res = wmmse_beamforming(H.conj().unsqueeze(1), ones_1, ones_k, None, **kwargs)
+    return _map_out(res, lambda V: {"V": V[:, 0]}, kwargs.get("return_history", False))

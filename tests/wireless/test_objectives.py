@@ -1,0 +1,308 @@
+"""Objectives: brute-force loop agreement, units (log2), channel conventions, differentiability."""
+
+import math
+
+import pytest
+import torch
+
+from designer.wireless import PROBLEMS, objectives as obj
+from designer.wireless import scenarios as sc
+
+D = torch.float64
+C = torch.complex128
+
+
+def _log2(x):
+    return math.log2(1.0 + x)
+
+
+def _crand(*shape, gen):
+    return torch.complex(torch.randn(*shape, generator=gen, dtype=D), torch.randn(*shape, generator=gen, dtype=D))
+
+
+def _abs2(z):
+    return float(abs(complex(z)) ** 2)
+
+
+# --------------------------------------------------------------------------- units
+def test_rates_are_log2():
+    rx = torch.tensor([[[1.0]], [[3.0]], [[7.0]]], dtype=D)
+    assert torch.allclose(obj.sinr_rates(rx, 1.0)[:, 0], torch.tensor([1.0, 2.0, 3.0], dtype=D))
+    # two links, explicit SINRs
+    rx = torch.tensor([[[3.0, 1.0], [2.0, 1.0]]], dtype=D)  # [s, r]
+    expected = _log2(3.0 / (2.0 + 1.0)) + _log2(1.0 / (1.0 + 1.0))
+    assert obj.sinr_rates(rx, 1.0).sum().item() == pytest.approx(expected)
+
+
+def test_single_link_comp_and_mu_miso_in_bits():
+    h = torch.zeros(1, 1, 1, 1, dtype=C)
+    h[0, 0, 0, 0] = math.sqrt(3.0)
+    v = torch.ones(1, 1, 1, dtype=C)
+    assert obj.sum_rate_comp_jt({"h": h}, {"v": v}).item() == pytest.approx(2.0)
+
+
+# --------------------------------------------------------------------------- brute force
+def _bf_power(gain_rx_tx, p, noise):
+    """gain_rx_tx[r][t]: power gain from Tx t to Rx r; link l = (Tx l, Rx l)."""
+    L = len(p)
+    total = 0.0
+    for r in range(L):
+        interf = sum(gain_rx_tx[r][t] * p[t] for t in range(L) if t != r)
+        total += _log2(gain_rx_tx[r][r] * p[r] / (interf + noise[r]))
+    return total
+
+
+def test_mcmu_matches_loops():
+    g = torch.Generator().manual_seed(1)
+    f = sc.sample_mcmu_power_allocation(3, generator=g, dtype=D, M=2, K=3, N_t=4)
+    p = torch.rand(3, 2, 3, generator=g, dtype=D)
+    got = obj.sum_rate_mcmu_power_allocation(f, {"p": p})
+    H = f["H"]
+    for b in range(3):
+        total = 0.0
+        for m in range(2):
+            for k in range(3):
+                interf = sum(H[b, m, k, n, j].item() * p[b, n, j].item()
+                             for n in range(2) for j in range(3) if (n, j) != (m, k))
+                total += _log2(H[b, m, k, m, k].item() * p[b, m, k].item() / (interf + 1.0))
+        assert got[b].item() == pytest.approx(total, rel=1e-10)
+
+
+def test_ibc_matches_loops():
+    g = torch.Generator().manual_seed(2)
+    f = sc.sample_ibc_power_allocation(2, generator=g, dtype=D, B=3, Q=2, N=4, noise_dbm=-80.0)
+    P = torch.rand(2, 3, 2, 3, 2, generator=g, dtype=D)  # off-diagonal entries must be ignored
+    got = obj.sum_rate_ibc_power_allocation(f, {"P": P})
+    G, s = f["G"], f["sigma"]
+    for b in range(2):
+        total = 0.0
+        for d in range(3):
+            for r in range(2):
+                interf = sum(G[b, c, q, d, r].item() ** 2 * P[b, c, q, c, q].item()
+                             for c in range(3) for q in range(2) if (c, q) != (d, r))
+                sig = G[b, d, r, d, r].item() ** 2 * P[b, d, r, d, r].item()
+                total += _log2(sig / (interf + s[b, d, r].item() ** 2))
+        assert got[b].item() == pytest.approx(total, rel=1e-10)
+
+
+def test_d2d_matches_loops():
+    g = torch.Generator().manual_seed(3)
+    f = sc.sample_d2d_link_scheduling(2, generator=g, dtype=D, K=4, field=100.0)
+    rho = torch.rand(2, 4, generator=g, dtype=D)
+    got = obj.sum_rate_d2d_link_scheduling(f, {"rho": rho})
+    for b in range(2):
+        H = f["H"][b]
+        gain_rx_tx = [[H[t, r].item() for t in range(4)] for r in range(4)]
+        assert got[b].item() == pytest.approx(_bf_power(gain_rx_tx, rho[b].tolist(), [1.0] * 4), rel=1e-10)
+
+
+@pytest.mark.parametrize("variant", ["node", "edge"])
+def test_ic_matches_loops(variant):
+    g = torch.Generator().manual_seed(4)
+    f = sc.sample_ic_beamforming_node(2, generator=g, dtype=D, K=3, N=2, field=300.0)
+    f["sigma"] = torch.rand(2, 3, generator=g, dtype=D) + 0.5
+    V = _crand(2, 3, 3, 2, gen=g)
+    v = torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)
+    got = (obj.sum_rate_ic_beamforming_edge(f, {"V": V}) if variant == "edge"
+           else obj.sum_rate_ic_beamforming_node(f, {"v": v}))
+    H = f["H"]
+    for b in range(2):
+        total = 0.0
+        for k in range(3):
+            amp = [sum(H[b, m, k, n].conj() * v[b, m, n] for n in range(2)) for m in range(3)]
+            interf = sum(_abs2(amp[m]) for m in range(3) if m != k)
+            total += _log2(_abs2(amp[k]) / (interf + f["sigma"][b, k].item() ** 2))
+        assert got[b].item() == pytest.approx(total, rel=1e-10)
+
+
+def test_cooperative_matches_loops():
+    g = torch.Generator().manual_seed(5)
+    f = sc.sample_cooperative_beamforming(2, generator=g, dtype=D, M=3, K=2, N=2, field=1200.0, min_bs_distance=300.0)
+    V = _crand(2, 3, 2, 2, gen=g)
+    got = obj.sum_rate_cooperative_beamforming(f, {"V": V})
+    H = f["H"]
+    for b in range(2):
+        total = 0.0
+        for k in range(2):
+            amp = [sum(H[b, m, k, n].conj() * V[b, m, j, n] for m in range(3) for n in range(2)) for j in range(2)]
+            interf = sum(_abs2(amp[j]) for j in range(2) if j != k)
+            total += _log2(_abs2(amp[k]) / (interf + f["sigma"][b, k].item() ** 2))
+        assert got[b].item() == pytest.approx(total, rel=1e-10)
+
+
+def test_mu_miso_matches_loops():
+    g = torch.Generator().manual_seed(6)
+    f = sc.sample_mu_miso_precoding(2, generator=g, dtype=D, K=3, N=4)
+    V = _crand(2, 3, 4, gen=g) * 0.3
+    got = obj.sum_rate_mu_miso_precoding(f, {"V": V})
+    H = f["H"]
+    for b in range(2):
+        total = 0.0
+        for k in range(3):
+            amp = [sum(H[b, k, n] * V[b, j, n] for n in range(4)) for j in range(3)]
+            total += _log2(_abs2(amp[k]) / (sum(_abs2(amp[j]) for j in range(3) if j != k) + 1.0))
+        assert got[b].item() == pytest.approx(total, rel=1e-10)
+
+
+@pytest.mark.parametrize("miso", [False, True])
+def test_hybrid_matches_loops(miso):
+    g = torch.Generator().manual_seed(7)
+    K, N_t, N_RF, N_r = 2, 4, 3, 2
+    if miso:
+        f = sc.sample_hybrid_precoding_miso(2, generator=g, dtype=D, K=K, N_t=N_t, n_clusters=2, n_rays=3)
+    else:
+        f = sc.sample_hybrid_precoding(2, generator=g, dtype=D, K=K, N_t=N_t, N_r=N_r, n_clusters=2, n_rays=3)
+    W_RF, W_BB, V_RF = _crand(2, N_t, N_RF, gen=g), _crand(2, N_RF, K, gen=g), _crand(2, K, N_r, K, gen=g)
+    acts = {"W_RF": W_RF, "W_BB": W_BB} if miso else {"W_RF": W_RF, "W_BB": W_BB, "V_RF": V_RF}
+    fn = obj.sum_rate_hybrid_precoding_miso if miso else obj.sum_rate_hybrid_precoding
+    got = fn(f, acts, snr_db=7.0)
+    snr = 10 ** 0.7
+    for b in range(2):
+        F = W_RF[b] @ W_BB[b]
+        total = 0.0
+        for k in range(K):
+            row = f["H"][b, k] if miso else V_RF[b, k, :, k].conj() @ f["H"][b, k]
+            amp = [sum(row[t] * F[t, n] for t in range(N_t)) for n in range(K)]
+            sig = snr / K * _abs2(amp[k])
+            interf = snr / K * sum(_abs2(amp[n]) for n in range(K) if n != k)
+            total += _log2(sig / (interf + 1.0))
+        assert got[b].item() == pytest.approx(total, rel=1e-10)
+
+
+def test_comp_matches_loops():
+    g = torch.Generator().manual_seed(8)
+    f = sc.sample_comp_jt(3, generator=g, dtype=D, B=2, N=3)
+    v = _crand(3, 2, 3, gen=g)
+    got = obj.sum_rate_comp_jt(f, {"v": v})
+    for b in range(3):
+        amp = sum(f["h"][b, m, n, 0].conj() * v[b, m, n] for m in range(2) for n in range(3))
+        assert got[b].item() == pytest.approx(_log2(_abs2(amp)), rel=1e-10)
+
+
+# --------------------------------------------------------------------------- channel conventions
+# A 2-link case with a strong one-way interferer: Tx 0 -> Rx 1 has gain 100, Tx 1 -> Rx 0 has 0.
+# Direct gains 4 and 9 (unit powers, unit noise).  The correct reading gives
+# log2(1 + 4) + log2(1 + 9/101); reading the channel transposed gives log2(1 + 4/101) + log2(10).
+RIGHT = _log2(4.0) + _log2(9.0 / 101.0)
+WRONG = _log2(4.0 / 101.0) + _log2(9.0)
+
+
+def test_convention_ic_bs_then_ue():
+    H = torch.zeros(1, 2, 2, 1, dtype=C)
+    H[0, 0, 0, 0], H[0, 1, 1, 0], H[0, 0, 1, 0] = 2.0, 3.0, 10.0  # H[m, k] = BS m -> UE k
+    f = {"H": H, "sigma": torch.ones(1, 2, dtype=D), "p_max": torch.ones(1, 2, dtype=D)}
+    v = torch.ones(1, 2, 1, dtype=C)
+    assert obj.sum_rate_ic_beamforming_node(f, {"v": v}).item() == pytest.approx(RIGHT)
+    f_t = dict(f, H=H.transpose(1, 2))
+    assert obj.sum_rate_ic_beamforming_node(f_t, {"v": v}).item() == pytest.approx(WRONG)
+
+
+def test_convention_mcmu_receiver_axes_first():
+    H = torch.zeros(1, 2, 1, 2, 1, dtype=D)  # H[m, k, n, j]: AN j of cell n -> UE k of cell m
+    H[0, 0, 0, 0, 0], H[0, 1, 0, 1, 0], H[0, 1, 0, 0, 0] = 4.0, 9.0, 100.0
+    p = torch.ones(1, 2, 1, dtype=D)
+    assert obj.sum_rate_mcmu_power_allocation({"H": H}, {"p": p}).item() == pytest.approx(RIGHT)
+    H_t = H.permute(0, 3, 4, 1, 2)
+    assert obj.sum_rate_mcmu_power_allocation({"H": H_t}, {"p": p}).item() == pytest.approx(WRONG)
+
+
+def test_convention_d2d_tx_then_rx():
+    H = torch.tensor([[[4.0, 100.0], [0.0, 9.0]]], dtype=D)  # H[i, j]: Tx i -> Rx j
+    rho = torch.ones(1, 2, dtype=D)
+    assert obj.sum_rate_d2d_link_scheduling({"H": H}, {"rho": rho}).item() == pytest.approx(RIGHT)
+    assert obj.sum_rate_d2d_link_scheduling({"H": H.transpose(1, 2)}, {"rho": rho}).item() == pytest.approx(WRONG)
+
+
+def test_convention_ibc_tx_then_rx_amplitude():
+    G = torch.zeros(1, 2, 1, 2, 1, dtype=D)  # G[c, q, d, r]: Tx node (c, q) -> UE r of cell d
+    G[0, 0, 0, 0, 0], G[0, 1, 0, 1, 0], G[0, 0, 0, 1, 0] = 2.0, 3.0, 10.0
+    f = {"G": G, "sigma": torch.ones(1, 2, 1, dtype=D), "p_max": torch.ones(1, 2, 1, dtype=D)}
+    P = torch.diag_embed(torch.ones(1, 2, dtype=D)).reshape(1, 2, 1, 2, 1)
+    assert obj.sum_rate_ibc_power_allocation(f, {"P": P}).item() == pytest.approx(RIGHT)
+    f_t = dict(f, G=G.permute(0, 3, 4, 1, 2))
+    assert obj.sum_rate_ibc_power_allocation(f_t, {"P": P}).item() == pytest.approx(WRONG)
+
+
+def test_convention_cooperative_bs_then_ue():
+    H = torch.zeros(1, 2, 2, 1, dtype=C)
+    H[0, 0, 0, 0], H[0, 1, 1, 0], H[0, 0, 1, 0] = 2.0, 3.0, 10.0
+    V = torch.zeros(1, 2, 2, 1, dtype=C)
+    V[0, 0, 0, 0] = V[0, 1, 1, 0] = 1.0  # BS m sends only stream m
+    f = {"H": H, "sigma": torch.ones(1, 2, dtype=D), "p_max": torch.ones(1, 2, dtype=D)}
+    assert obj.sum_rate_cooperative_beamforming(f, {"V": V}).item() == pytest.approx(RIGHT)
+    f_t = dict(f, H=H.transpose(1, 2))
+    assert obj.sum_rate_cooperative_beamforming(f_t, {"V": V}).item() == pytest.approx(WRONG)
+
+
+def test_convention_mu_miso_rows_are_users():
+    H = torch.tensor([[[2.0, 10.0], [0.0, 3.0]]], dtype=C)  # H[k, n]; V = I sends stream n on antenna n
+    V = torch.eye(2, dtype=C).unsqueeze(0)
+    right = _log2(4.0 / 101.0) + _log2(9.0)
+    assert obj.sum_rate_mu_miso_precoding({"H": H}, {"V": V}).item() == pytest.approx(right)
+    wrong = _log2(4.0) + _log2(9.0 / 101.0)
+    assert obj.sum_rate_mu_miso_precoding({"H": H.transpose(1, 2)}, {"V": V}).item() == pytest.approx(wrong)
+
+
+def test_conjugation_conventions():
+    """``h^H v`` for ENGNN/CoMP problems, ``H x`` (no conjugate) for Zhao's MU-MISO/hybrid."""
+    g = torch.Generator().manual_seed(9)
+    h = _crand(1, 3, gen=g)
+    norm2 = float(h.abs().square().sum())
+    best = math.log2(1 + norm2)
+    # interference channel, K = 1: MRT v = h/||h|| reaches log2(1 + ||h||^2) with h^H v.
+    f = {"H": h.reshape(1, 1, 1, 3), "sigma": torch.ones(1, 1, dtype=D), "p_max": torch.ones(1, 1, dtype=D)}
+    v = (h / math.sqrt(norm2)).reshape(1, 1, 3)
+    assert obj.sum_rate_ic_beamforming_node(f, {"v": v}).item() == pytest.approx(best)
+    assert obj.sum_rate_ic_beamforming_node(f, {"v": v.conj()}).item() < best - 1e-3
+    # CoMP: same convention.
+    assert obj.sum_rate_comp_jt({"h": h.reshape(1, 1, 3, 1)}, {"v": v.reshape(1, 1, 3)}).item() == pytest.approx(best)
+    # MU-MISO, K = 1: y = H x, so the matched precoder is conj(H).
+    Hm = h.reshape(1, 1, 3)
+    assert obj.sum_rate_mu_miso_precoding({"H": Hm}, {"V": Hm.conj() / math.sqrt(norm2)}).item() == pytest.approx(best)
+    assert obj.sum_rate_mu_miso_precoding({"H": Hm}, {"V": Hm / math.sqrt(norm2)}).item() < best - 1e-3
+
+
+# --------------------------------------------------------------------------- registry-level properties
+def _random_actions(ref, gen):
+    out = {}
+    for k, a in ref.items():
+        noise = _crand(*a.shape, gen=gen) if a.is_complex() else torch.rand(*a.shape, generator=gen, dtype=a.dtype)
+        out[k] = (a + 0.1 * noise.to(a.dtype)).requires_grad_(True)
+    return out
+
+
+SMALL = {
+    "mcmu_power_allocation": dict(M=2, K=2, N_t=3),
+    "hybrid_precoding": dict(K=2, N_t=4, N_r=2, n_clusters=2, n_rays=2),
+    "hybrid_precoding_miso": dict(K=2, N_t=4, n_clusters=2, n_rays=2),
+    "ic_beamforming_edge": dict(K=3, N=2),
+    "ic_beamforming_node": dict(K=3, N=2),
+    "ibc_power_allocation": dict(B=2, Q=2, N=3),
+    "cooperative_beamforming": dict(M=2, K=2, N=2),
+    "d2d_link_scheduling": dict(K=4),
+    "comp_jt": dict(B=2, N=2),
+    "mu_miso_precoding": dict(K=2, N=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_objective_differentiable_and_dtype(name):
+    prob = PROBLEMS[name]
+    g = torch.Generator().manual_seed(10)
+    kw = dict(SMALL[name])
+    ref_kw = {"n_rf": 2} if name.startswith("hybrid") else {}
+    for dtype in (torch.float32, torch.float64):
+        feats = prob.sample(3, generator=g, dtype=dtype, **kw)
+        acts = _random_actions(prob.reference(feats, **ref_kw), g)
+        rate = prob.sum_rate(feats, acts)
+        assert rate.shape == (3,) and rate.dtype == dtype
+        assert torch.isfinite(rate).all()
+        (-rate.mean()).backward()
+        for a in acts.values():
+            assert a.grad is not None and torch.isfinite(torch.view_as_real(a.grad) if a.grad.is_complex()
+                                                         else a.grad).all()
+
+
+def test_missing_key_is_reported():
+    with pytest.raises(KeyError, match="'p'"):
+        obj.sum_rate_mcmu_power_allocation({"H": torch.ones(1, 1, 1, 1, 1)}, {"q": torch.ones(1, 1, 1)})

@@ -1,0 +1,292 @@
+"""References: closed-form optima, WMMSE monotonicity, constraints, dtypes."""
+
+import math
+
+import pytest
+import torch
+
+from designer.wireless import PROBLEMS, objectives as obj
+from designer.wireless import references as R
+from designer.wireless import scenarios as sc
+
+D = torch.float64
+TOL = 1e-9
+
+
+def _crand(*shape, gen, dtype=D):
+    re = torch.randn(*shape, generator=gen, dtype=dtype)
+    return torch.complex(re, torch.randn(*shape, generator=gen, dtype=dtype))
+
+
+def _pow(x):
+    return x.abs().square()
+
+
+# --------------------------------------------------------------------------- constraint checker
+def check_constraints(name, f, a, tol=1e-6):
+    if name == "mcmu_power_allocation":
+        p = a["p"]
+        assert (p >= 0).all() and (p.sum(-1) <= 1 + tol).all()
+    elif name == "ibc_power_allocation":
+        b, B, Q = f["p_max"].shape
+        P = a["P"].reshape(b, B * Q, B * Q)
+        diag = torch.diagonal(P, dim1=-2, dim2=-1)
+        assert torch.count_nonzero(P - torch.diag_embed(diag)) == 0
+        assert (diag >= 0).all() and (diag.reshape(b, B, Q).sum(-1) <= f["p_max"][..., 0] * (1 + tol)).all()
+    elif name == "d2d_link_scheduling":
+        assert (a["rho"] >= 0).all() and (a["rho"] <= 1 + tol).all()
+    elif name in ("ic_beamforming_edge", "ic_beamforming_node"):
+        if "V" in a:
+            V = a["V"]
+            off = V * (1 - torch.eye(V.shape[1], dtype=V.real.dtype))[None, :, :, None]
+            assert torch.count_nonzero(off) == 0
+            v = torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)
+        else:
+            v = a["v"]
+        assert (_pow(v).sum(-1) <= f["p_max"] * (1 + tol)).all()
+    elif name == "cooperative_beamforming":
+        assert (_pow(a["V"]).sum((-2, -1)) <= f["p_max"] * (1 + tol)).all()
+    elif name == "mu_miso_precoding":
+        assert (_pow(a["V"]).sum((-2, -1)) <= 1 + tol).all()
+    elif name == "comp_jt":
+        assert (_pow(a["v"]).sum(-1) <= 1 + tol).all()
+    elif name.startswith("hybrid"):
+        W, Wbb = a["W_RF"], a["W_BB"]
+        K = Wbb.shape[-1]
+        assert torch.allclose(W.abs(), torch.full(W.shape, W.shape[1] ** -0.5, dtype=W.real.dtype), atol=tol)
+        assert torch.allclose(_pow(W @ Wbb).sum((-2, -1)), torch.full((W.shape[0],), float(K), dtype=W.real.dtype),
+                              rtol=tol)
+        if name == "hybrid_precoding":
+            V = a["V_RF"]
+            N_r = V.shape[2]
+            eye = torch.eye(K, dtype=V.real.dtype)[:, None, :]
+            assert torch.count_nonzero(V * (1 - eye)) == 0
+            diag = torch.diagonal(V, dim1=1, dim2=3)
+            assert torch.allclose(diag.abs(), torch.full(diag.shape, N_r ** -0.5, dtype=V.real.dtype), atol=tol)
+    else:  # pragma: no cover
+        raise AssertionError(name)
+
+
+SMALL = {
+    "mcmu_power_allocation": dict(M=3, K=3, N_t=4),
+    "hybrid_precoding": dict(),
+    "hybrid_precoding_miso": dict(),
+    "ic_beamforming_edge": dict(K=6, N=2),
+    "ic_beamforming_node": dict(K=6, N=2),
+    "ibc_power_allocation": dict(B=3, Q=2, N=4),
+    "cooperative_beamforming": dict(M=3, K=2, N=2),
+    "d2d_link_scheduling": dict(K=8, field=150.0),
+    "comp_jt": dict(),
+    "mu_miso_precoding": dict(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_registry_reference_satisfies_constraints(name):
+    prob = PROBLEMS[name]
+    for dtype in (torch.float32, torch.float64):
+        f = prob.sample(4, seed=1, dtype=dtype, **SMALL[name])
+        a = prob.reference(f)
+        assert set(a) == set(prob.actions)
+        for t in a.values():
+            assert t.dtype in (dtype, sc.complex_dtype(dtype))
+        check_constraints(name, f, a, tol=1e-9 if dtype == D else 1e-5)
+        rate = prob.sum_rate(f, a)
+        assert rate.shape == (4,) and torch.isfinite(rate).all() and (rate > 0).all()
+
+
+def test_extra_references_satisfy_constraints():
+    f = sc.sample_mu_miso_precoding(5, seed=2, dtype=D)
+    for fn in (R.zf_mu_miso_precoding, R.rzf_mu_miso_precoding):
+        check_constraints("mu_miso_precoding", f, fn(f))
+    f = sc.sample_cooperative_beamforming(5, seed=2, dtype=D, M=3, K=2, N=2, p_max_dbm=30.0)
+    check_constraints("cooperative_beamforming", f, R.gradient_projection_cooperative_beamforming(f, iters=20))
+    f = sc.sample_hybrid_precoding(5, seed=2, dtype=D, N_r=4, K=3)
+    check_constraints("hybrid_precoding", f, R.glram_hybrid_precoding(f, n_rf=4))
+
+
+# --------------------------------------------------------------------------- bisection helper
+def test_min_power_multiplier():
+    g = torch.Generator().manual_seed(3)
+    lam = torch.rand(50, 4, generator=g, dtype=D)
+    lam[:10, 0] = 0.0  # singular blocks
+    c2 = torch.rand(50, 4, generator=g, dtype=D)
+    budget = torch.rand(50, generator=g, dtype=D) * 5
+    mu = R.min_power_multiplier(lam, c2, budget)
+
+    def power(m):
+        return (c2 / (lam + m[:, None]).square()).sum(-1)
+
+    assert (mu >= 0).all() and (power(mu) <= budget * (1 + 1e-12)).all()
+    active = mu > 0
+    assert active.any()
+    slightly_less = (c2[active] / (lam[active] + mu[active, None] * (1 - 1e-6)).square()).sum(-1)
+    assert (slightly_less > budget[active]).all()  # mu is the smallest feasible multiplier
+
+
+# --------------------------------------------------------------------------- closed-form optima
+def _water_filling(g, P):
+    lo, hi = torch.zeros(g.shape[0], dtype=D), P + (1 / g).max(-1).values
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        over = (mid[:, None] - 1 / g).clamp_min(0).sum(-1) > P
+        hi, lo = torch.where(over, mid, hi), torch.where(over, lo, mid)
+    return (hi[:, None] - 1 / g).clamp_min(0)
+
+
+def test_wmmse_power_control_reaches_water_filling():
+    """Interference-free parallel channels sharing one budget: the optimum is water-filling."""
+    g = 2 + 8 * torch.rand(20, 4, generator=torch.Generator().manual_seed(4), dtype=D)
+    p_wf = _water_filling(g, 4.0)
+    assert (p_wf > 0).all()
+    gain = torch.diag_embed(g).reshape(20, 1, 4, 1, 4)
+    p = R.wmmse_power_control(gain, torch.ones(20, 1, 4, dtype=D), torch.full((20, 1), 4.0, dtype=D),
+                              iters=100, tol=0)
+    assert torch.allclose(p[:, 0], p_wf, atol=1e-6)
+    rate = obj.power_control_sum_rate(torch.diag_embed(g), p[:, 0], 1.0)
+    assert torch.allclose(rate, torch.log2(1 + g * p_wf).sum(-1), atol=1e-9)
+
+
+def test_wmmse_mcmu_single_cell_never_beats_water_filling():
+    """One cell with ZF beams is interference-free; WMMSE must stay below the water-filling optimum."""
+    f = sc.sample_mcmu_power_allocation(10, seed=5, dtype=D, M=1, K=3, N_t=5)
+    g = torch.diagonal(f["H"].reshape(10, 3, 3), dim1=-2, dim2=-1)
+    best = torch.log2(1 + g * _water_filling(g, 1.0)).sum(-1)
+    rate = obj.sum_rate_mcmu_power_allocation(f, R.wmmse_mcmu_power_allocation(f, iters=200))
+    assert (rate <= best + 1e-9).all() and (rate >= best - 0.1).all()
+
+
+def test_single_user_miso_reaches_mrt():
+    """K = 1: every beamforming reference attains log2(1 + P ||h||^2 / sigma^2)."""
+    f = sc.sample_ic_beamforming_node(6, seed=6, dtype=D, K=1, N=4, p_max_dbm=30.0, noise_dbm=-95.0)
+    best = torch.log2(1 + f["p_max"][:, 0] * _pow(f["H"][:, 0, 0]).sum(-1) / f["sigma"][:, 0] ** 2)
+    for variant in ("node", "edge"):
+        a = R.wmmse_ic_beamforming(f, variant)
+        fn = obj.sum_rate_ic_beamforming_node if variant == "node" else obj.sum_rate_ic_beamforming_edge
+        assert torch.allclose(fn(f, a), best, rtol=1e-10)
+    f = sc.sample_mu_miso_precoding(6, seed=6, dtype=D, K=1, N=4)
+    best = torch.log2(1 + _pow(f["H"][:, 0]).sum(-1))
+    for fn in (R.zf_mu_miso_precoding, R.rzf_mu_miso_precoding, R.wmmse_mu_miso_precoding):
+        assert torch.allclose(obj.sum_rate_mu_miso_precoding(f, fn(f)), best, rtol=1e-10)
+
+
+def test_cooperative_single_ue_optimum():
+    """One UE, per-BS budgets: per-BS MRT at full power is optimal,
+    rate log2(1 + (sum_m sqrt(P_m) ||h_m||)^2 / sigma^2); WMMSE and GP (from a random start) reach it."""
+    f = sc.sample_cooperative_beamforming(6, seed=7, dtype=D, M=3, K=1, N=2, field=800.0, min_bs_distance=200.0)
+    f["p_max"] = torch.rand(6, 3, generator=torch.Generator().manual_seed(0), dtype=D) + 0.5
+    amp = (f["p_max"].sqrt() * _pow(f["H"][:, :, 0]).sum(-1).sqrt()).sum(-1)
+    best = torch.log2(1 + amp ** 2 / f["sigma"][:, 0] ** 2)
+    assert torch.allclose(obj.sum_rate_cooperative_beamforming(f, R.wmmse_cooperative_beamforming(f)), best, rtol=1e-8)
+    init = 0.1 * _crand(6, 3, 1, 2, gen=torch.Generator().manual_seed(1))
+    a = R.gradient_projection_cooperative_beamforming(f, iters=200, init=init)
+    assert torch.allclose(obj.sum_rate_cooperative_beamforming(f, a), best, rtol=1e-4)
+
+
+def test_comp_mrt_is_optimal():
+    f = sc.sample_comp_jt(20, seed=8, dtype=D)
+    h = f["h"][..., 0]
+    best = torch.log2(1 + h.abs().square().sum(-1).sqrt().sum(-1) ** 2)
+    rate = obj.sum_rate_comp_jt(f, R.mrt_comp_jt(f))
+    assert torch.allclose(rate, best, rtol=1e-12)
+    v = _crand(20, 3, 4, gen=torch.Generator().manual_seed(2))
+    v = v / v.abs().square().sum(-1, keepdim=True).sqrt()
+    assert (obj.sum_rate_comp_jt(f, {"v": v}) <= best + 1e-12).all()
+
+
+def test_hybrid_single_user_single_rf_is_equal_gain():
+    """MISO, K = 1, N_RF = 1: best constant-modulus beam gives log2(1 + SNR (sum_n |h_n|)^2 / N_t)."""
+    f = sc.sample_hybrid_precoding_miso(10, seed=9, dtype=D, K=1, N_t=8)
+    a = R.glram_hybrid_precoding(f, n_rf=1)
+    best = torch.log2(1 + 10.0 * f["H"][:, 0].abs().sum(-1) ** 2 / 8)
+    assert torch.allclose(obj.sum_rate_hybrid_precoding_miso(f, a), best, rtol=1e-10)
+
+
+def test_hybrid_beats_random_analog():
+    g = torch.Generator().manual_seed(10)
+    for miso in (True, False):
+        f = (sc.sample_hybrid_precoding_miso(200, seed=10, dtype=D) if miso
+             else sc.sample_hybrid_precoding(200, seed=10, dtype=D))
+        fn = obj.sum_rate_hybrid_precoding_miso if miso else obj.sum_rate_hybrid_precoding
+        a = R.glram_hybrid_precoding(f)
+        rnd = {"W_RF": R.phase_extract(_crand(200, 8, 6, gen=g), 8)}
+        if not miso:
+            eye = torch.eye(2, dtype=torch.complex128)[:, None, :]
+            rnd["V_RF"] = R.phase_extract(_crand(200, 2, 2, 1, gen=g), 2) * eye
+            comb = torch.einsum("bkr,bkrt->bkt", torch.diagonal(rnd["V_RF"], dim1=1, dim2=3).movedim(-1, 1).conj(),
+                                f["H"])
+        else:
+            comb = f["H"]
+        W_BB = torch.linalg.pinv(comb @ rnd["W_RF"])
+        rnd["W_BB"] = W_BB * math.sqrt(2) / _pow(rnd["W_RF"] @ W_BB).sum((-2, -1), keepdim=True).sqrt()
+        check_constraints("hybrid_precoding" if not miso else "hybrid_precoding_miso", f, rnd)
+        assert fn(f, a).mean() > fn(f, rnd).mean() + 0.5
+
+
+def test_zf_and_rzf():
+    f = sc.sample_mu_miso_precoding(200, seed=11, dtype=D, snr_db=0.0)
+    zf, rzf = R.zf_mu_miso_precoding(f), R.rzf_mu_miso_precoding(f)
+    amp = obj.mu_miso_amplitudes(f["H"], zf["V"])
+    off = amp * (1 - torch.eye(4, dtype=D))
+    assert off.abs().max() < 1e-10 * amp.abs().max()
+    near_zf = R.rzf_mu_miso_precoding(f, alpha=1e-10)
+    assert torch.allclose(near_zf["V"], zf["V"], atol=1e-6)
+    rate = lambda a: obj.sum_rate_mu_miso_precoding(f, a).mean()  # noqa: E731
+    assert rate(rzf) > rate(zf)  # regularisation helps at 0 dB
+    assert rate(R.wmmse_mu_miso_precoding(f)) > rate(rzf)
+
+
+# --------------------------------------------------------------------------- WMMSE monotonicity
+MONOTONE = {
+    "mcmu_power_allocation": (R.wmmse_mcmu_power_allocation, dict(M=3, K=3, N_t=4)),
+    "ibc_power_allocation": (R.wmmse_ibc_power_allocation, dict(B=3, Q=2, N=4)),
+    "d2d_link_scheduling": (R.wmmse_d2d_link_scheduling, dict(K=10, field=100.0)),
+    "ic_beamforming_edge": (R.wmmse_ic_beamforming_edge, dict(K=8, N=2, field=600.0)),
+    "cooperative_beamforming": (R.wmmse_cooperative_beamforming, dict(M=3, K=3, N=2)),
+    "mu_miso_precoding": (R.wmmse_mu_miso_precoding, dict()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MONOTONE))
+def test_wmmse_sum_rate_is_non_decreasing(name):
+    fn, kw = MONOTONE[name]
+    f = PROBLEMS[name].sample(8, seed=12, dtype=D, **kw)
+    a, hist = fn(f, iters=30, tol=0, return_history=True)
+    assert hist.shape == (31, 8)
+    steps = hist[1:] - hist[:-1]
+    assert (steps >= -TOL * hist[1:].abs().clamp_min(1)).all(), steps.min()
+    assert (hist[-1] > hist[0]).any()
+    assert torch.allclose(hist[-1], PROBLEMS[name].sum_rate(f, a), rtol=1e-12)
+
+
+def test_gradient_projection_is_monotone_and_close_to_wmmse():
+    f = sc.sample_cooperative_beamforming(16, seed=13, dtype=D)
+    a, hist = R.gradient_projection_cooperative_beamforming(f, iters=150, return_history=True)
+    assert ((hist[1:] - hist[:-1]) >= -1e-12).all()
+    check_constraints("cooperative_beamforming", f, a)
+    gp = obj.sum_rate_cooperative_beamforming(f, a).mean()
+    wm = obj.sum_rate_cooperative_beamforming(f, R.wmmse_cooperative_beamforming(f)).mean()
+    assert gp > 0.9 * wm
+
+
+def test_wmmse_early_stop_and_shape_errors():
+    f = sc.sample_ibc_power_allocation(4, seed=14, dtype=D, B=2, Q=2, N=4)
+    _, hist = R.wmmse_ibc_power_allocation(f, iters=500, tol=1e-3, return_history=True)
+    assert hist.shape[0] < 501
+    with pytest.raises(ValueError):
+        R.wmmse_power_control(torch.ones(2, 1, 3, 1, 3), torch.ones(2, 1, 3), torch.ones(2))
+
+
+def test_ic_edge_and_node_agree():
+    f = sc.sample_ic_beamforming_node(3, seed=15, dtype=D, K=5)
+    V = R.wmmse_ic_beamforming_edge(f)["V"]
+    v = R.wmmse_ic_beamforming_node(f)["v"]
+    assert torch.equal(torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1), v)
+
+
+def test_float32_references_follow_dtype():
+    f = sc.sample_cooperative_beamforming(2, seed=16, dtype=torch.float32)
+    a = R.gradient_projection_cooperative_beamforming(f, iters=5)
+    assert a["V"].dtype == torch.complex64
+    f = sc.sample_mu_miso_precoding(2, seed=16, dtype=torch.float32)
+    assert R.rzf_mu_miso_precoding(f)["V"].dtype == torch.complex64
