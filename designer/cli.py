@@ -1,4 +1,4 @@
-"""``gnn-design``: compile a spec into certified type tables (and, later stages, models).
+"""``gnn-design``: compile a spec into certified type tables and a model; train and evaluate it.
 
 Exit codes: 0 success, 1 invalid spec or arguments, 2 certificate failed.
 """
@@ -9,10 +9,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
-from .spec import SpecError, json_schema
+from .atomic import write_files
+from .spec import SpecError, json_schema, load_spec
 
 EXIT_OK, EXIT_SPEC, EXIT_CERTIFICATE = 0, 1, 2
 
@@ -28,24 +28,6 @@ def _parse_size(text: str) -> tuple[str, int]:
     if number < 1:
         raise argparse.ArgumentTypeError(f"--size {text!r}: sizes must be positive integers")
     return name, number
-
-
-def write_atomically(files: dict[Path, str]) -> None:
-    """Write every file to a temporary sibling first, then rename them all into place."""
-    staged = []
-    try:
-        for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-            staged.append((tmp, path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 def _compile(args) -> int:
@@ -65,7 +47,7 @@ def _compile(args) -> int:
              Path(args.out) / f"{compilation.spec.name}.json": data}
     files.update(_emitted_modules(compilation, args))
     if not args.no_write:
-        write_atomically(files)
+        write_files(files)
     print(data if args.format == "json" else markdown, end="")
     if not args.no_write and args.format == "text":
         print("\nwrote " + ", ".join(str(p) for p in files))
@@ -81,6 +63,99 @@ def _emitted_modules(compilation, args) -> dict[Path, str]:
     return {Path(args.out) / f"{compilation.spec.name}.py": emit_module(compilation)}
 
 
+def _parse_option(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"--model-option {text!r}: expected KEY=VALUE")
+    for cast in (int, float):
+        try:
+            return name, cast(value)
+        except ValueError:
+            pass
+    return name, {"true": True, "false": False}.get(value.lower(), value)
+
+
+def _parse_sweep(text: str) -> tuple[str, list[int]]:
+    name, sep, values = text.partition("=")
+    try:
+        numbers = [int(v) for v in values.split(",")]
+    except ValueError:
+        numbers = []
+    if not sep or not name or not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"--sweep {text!r}: expected SYMBOL=N1,N2,... with positive integers")
+    return name, numbers
+
+
+def _device_ok(device: str) -> bool:
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda requested but no CUDA device is available", file=sys.stderr)
+            return False
+    return True
+
+
+def _train(args) -> int:
+    from .training import TrainConfig, problem_for, train
+
+    spec = Path(args.spec)
+    problem = args.problem or spec.stem
+    try:
+        load_spec(spec)
+        problem_for(problem)
+    except (SpecError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    if not _device_ok(args.device):
+        return EXIT_SPEC
+    config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
+                         model_options=dict(args.model_option or []), train_samples=args.samples,
+                         val_samples=args.val_samples, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                         optimizer=args.optimizer, seed=args.seed, device=args.device,
+                         out=args.out or f"runs/{problem}_{args.arch}")
+    try:
+        history = train(config, resume=args.resume, progress=not args.no_progress)
+    except (SpecError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    if history and int(os.environ.get("RANK", "0")) == 0:
+        last = history[-1]
+        print(f"{config.out}: epoch {last['epoch']}, validation sum rate {last['val_sum_rate']:.4f} bits/s/Hz")
+    return EXIT_OK
+
+
+def _evaluate(args) -> int:
+    from .evaluation import evaluate, plot_sweep
+
+    if not _device_ok(args.device):
+        return EXIT_SPEC
+    sizes = [dict([s]) for s in args.size or []]
+    if args.sweep:
+        symbol, values = args.sweep
+        sizes += [{symbol: v} for v in values]
+    try:
+        result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device)
+        if args.plot:
+            if not args.sweep:
+                raise ValueError("--plot needs --sweep SYMBOL=N1,N2,...")
+            plot_sweep(result, args.sweep[0], args.plot)
+    except (FileNotFoundError, ValueError, RuntimeError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['problem']} ({result['arch']}) on {result['device']}, {result['samples']} samples")
+        print("| sizes | model (bits/s/Hz) | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
+        print("|---|---|---|---|---|---|---|")
+        for r in result["rows"]:
+            size_text = ", ".join(f"{k}={v}" for k, v in r["sizes"].items())
+            print(f"| {size_text} | {r['model_sum_rate']:.3f} | {r['reference_sum_rate']:.3f} | {r['ratio']:.4f} "
+                  f"| {r['model_ms_per_sample']:.4f} | {r['reference_ms_per_sample']:.4f} | {r['speedup']:.0f}× |")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gnn-design", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +169,36 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--auto-edges", action="store_true",
                       help="after S4new, add suggested edge orbits until the certificate holds")
     comp.set_defaults(run=_compile)
+    tr = sub.add_parser("train", help="train a compiled model unsupervised (loss = -sum rate)")
+    tr.add_argument("spec")
+    tr.add_argument("--problem", help="problem name in designer.wireless (default: the spec file's stem)")
+    tr.add_argument("--arch", choices=("vertex", "edge", "vertex_edge"), default="vertex_edge")
+    tr.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N", help="training sizes")
+    tr.add_argument("--model-option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                    help="option passed to designer.build (e.g. preset=engnn, hidden=64, layers=3, sharing=none)")
+    tr.add_argument("--samples", type=int, default=10_000, help="training samples (fixed set)")
+    tr.add_argument("--val-samples", type=int, default=1_000)
+    tr.add_argument("--epochs", type=int, default=50)
+    tr.add_argument("--batch", type=int, default=256)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--optimizer", choices=("adam", "rmsprop"), default="adam")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu", help="cpu or cuda")
+    tr.add_argument("--out", help="run directory (default: runs/<problem>_<arch>)")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--no-progress", action="store_true")
+    tr.set_defaults(run=_train)
+    ev = sub.add_parser("evaluate", help="sum rate, ratio to the reference and runtime of a checkpoint")
+    ev.add_argument("checkpoint", help="checkpoint file or run directory")
+    ev.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N",
+                    help="also evaluate with this size changed (repeatable, one row each)")
+    ev.add_argument("--sweep", type=_parse_sweep, metavar="SYMBOL=N1,N2,...")
+    ev.add_argument("--samples", type=int, default=1000)
+    ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--format", choices=("text", "json"), default="text")
+    ev.add_argument("--plot", help="write a PNG of the sweep (needs matplotlib)")
+    ev.set_defaults(run=_evaluate)
     schema = sub.add_parser("schema", help="print the JSON Schema of the spec language")
     schema.set_defaults(run=lambda args: print(json.dumps(json_schema(), indent=2)) or EXIT_OK)
     return parser

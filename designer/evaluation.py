@@ -1,0 +1,78 @@
+"""Evaluate a trained checkpoint against the problem's numerical reference, at the training
+size and at other sizes: sum rate, ratio to the reference, per-sample runtime of both on the
+same device."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .training import (TrainConfig, batched_sum_rate, build_model, load_checkpoint, problem_for, reference_for,
+                       sample)
+
+
+def _timed(fn, device: str):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    began = time.perf_counter()
+    value = fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return value, time.perf_counter() - began
+
+
+def load_model(checkpoint: str, device: str = "cpu"):
+    """(model in eval mode on ``device``, its TrainConfig) from a checkpoint file or run directory."""
+    state = load_checkpoint(checkpoint)
+    config = TrainConfig(**state["config"])
+    model = build_model(config, state["spec_text"])
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), config
+
+
+def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
+             device: str = "cpu", batch: int = 256) -> dict:
+    """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size."""
+    model, config = load_model(checkpoint, device)
+    problem = problem_for(config.problem)
+    rows = []
+    for override in [{}] + list(sizes or []):
+        at = {**config.sizes, **override}
+        features = sample(problem, samples, at, seed, device)
+        with torch.no_grad():
+            _, model_seconds = _timed(lambda: [model(**{k: v[i:i + batch] for k, v in features.items()})
+                                               for i in range(0, samples, batch)], device)
+        rate = batched_sum_rate(model, problem, features, batch).mean().item()
+        actions, reference_seconds = _timed(lambda: reference_for(problem, at)(features), device)
+        reference_rate = problem.sum_rate(features, actions).mean().item()
+        rows.append({"sizes": at, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
+                     "ratio": rate / reference_rate,
+                     "model_ms_per_sample": 1e3 * model_seconds / samples,
+                     "reference_ms_per_sample": 1e3 * reference_seconds / samples,
+                     "speedup": reference_seconds / model_seconds})
+    return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
+            "device": device, "samples": samples, "seed": seed, "rows": rows}
+
+
+def plot_sweep(result: dict, symbol: str, path: str) -> None:
+    """Sum rate of model and reference against one size symbol (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeError("plotting needs matplotlib: python -m pip install matplotlib") from None
+    rows = sorted(result["rows"], key=lambda r: r["sizes"][symbol])
+    x = [r["sizes"][symbol] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(x, [r["model_sum_rate"] for r in rows], "o-", label=f"model ({result['arch']})")
+    ax.plot(x, [r["reference_sum_rate"] for r in rows], "s--", label="reference")
+    ax.set_xlabel(symbol)
+    ax.set_ylabel("sum rate (bits/s/Hz)")
+    ax.set_title(result["problem"])
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,238 @@
+"""Unsupervised training of a compiled model on one of the papers' problems (loss = −sum rate).
+
+Seeded and deterministic on one device; checkpoints written atomically after every epoch and
+resumable; multi-process data parallel through ``torchrun`` (DDP; gloo on CPU, NCCL on GPU).
+A checkpoint is self-contained: it carries the spec text, the model options and the state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from .atomic import save_torch, write_files
+from .wireless import PROBLEMS, Problem
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (stored in every checkpoint)."""
+
+    spec: str
+    problem: str
+    arch: str = "vertex_edge"
+    sizes: dict[str, int] = field(default_factory=dict)
+    model_options: dict = field(default_factory=dict)
+    train_samples: int = 10_000
+    val_samples: int = 1_000
+    epochs: int = 50
+    batch: int = 256
+    lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" | "rmsprop"
+    seed: int = 0
+    device: str = "cpu"
+    out: str = "runs/run"
+
+
+def problem_for(name: str) -> Problem:
+    if name not in PROBLEMS:
+        raise ValueError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))}")
+    return PROBLEMS[name]
+
+
+def reference_for(problem: Problem, sizes: dict[str, int]):
+    """The problem's numerical reference at these sizes (hybrid precoding needs N_RF)."""
+    if problem.name.startswith("hybrid_precoding") and "N_RF" in sizes:
+        return partial(problem.reference, n_rf=sizes["N_RF"])
+    return problem.reference
+
+
+def scenario_sizes(problem: Problem, sizes: dict[str, int]) -> dict[str, int]:
+    """The spec's size symbols that the problem's scenario accepts as keywords."""
+    accepted = inspect.signature(problem.sample).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        return dict(sizes)
+    return {k: v for k, v in sizes.items() if k in accepted}
+
+
+def sample(problem: Problem, n: int, sizes: dict[str, int], seed: int, device: str) -> dict[str, torch.Tensor]:
+    return problem.sample(n, seed=seed, device=device, **scenario_sizes(problem, sizes))
+
+
+def build_model(config: TrainConfig, spec_text: str | None = None) -> torch.nn.Module:
+    """The compiled model for a config (from ``spec_text`` when the spec file is not at hand)."""
+    from .build import build
+
+    path = Path(config.spec)
+    if spec_text is not None and (not path.exists() or path.read_text() != spec_text):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+            handle.write(spec_text)
+        try:
+            return build(handle.name, arch=config.arch, sizes=config.sizes or None, **config.model_options)
+        finally:
+            os.unlink(handle.name)
+    return build(path, arch=config.arch, sizes=config.sizes or None, **config.model_options)
+
+
+def batched_sum_rate(model, problem: Problem, features: dict, batch: int) -> torch.Tensor:
+    """Per-sample sum rate of the model's actions, evaluated in batches without gradients."""
+    n = next(iter(features.values())).shape[0]
+    rates = []
+    with torch.no_grad():
+        for start in range(0, n, batch):
+            part = {k: v[start:start + batch] for k, v in features.items()}
+            rates.append(problem.sum_rate(part, model(**part)))
+    return torch.cat(rates)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint written by :func:`train` (a file, or a run directory)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, this rank's device) under torchrun; initialises the process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    import torch.distributed as dist
+
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _all_sum(value: float, world: int, device: str) -> float:
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return float(tensor)
+
+
+def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr)
+    raise ValueError(f"unknown optimizer {config.optimizer!r} (adam or rmsprop)")
+
+
+class _Progress:
+    """A tqdm bar on rank 0 when stderr is a terminal or tqdm is available, else epoch lines."""
+
+    def __init__(self, total: int, start: int, enabled: bool):
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, initial=start, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+            except ImportError:
+                pass
+        self.enabled = enabled
+
+    def update(self, metrics: dict) -> None:
+        if not self.enabled:
+            return
+        text = f"train {metrics['train_sum_rate']:.3f}  val {metrics['val_sum_rate']:.3f} bits/s/Hz"
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update(1)
+        else:
+            print(f"epoch {metrics['epoch']}: {text}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
+    ignore = {"epochs", "out"}
+    mine = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
+    theirs = {k: v for k, v in saved.items() if k not in ignore}
+    if mine != theirs:
+        changed = sorted(k for k in mine if mine[k] != theirs.get(k))
+        raise ValueError(f"{path} was written with different options ({', '.join(changed)}); "
+                         "use a new --out, or the same options to resume")
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
+    """Train, checkpointing ``out/checkpoint.pt`` after every epoch; return the metric history.
+
+    With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
+    may grow). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
+    """
+    rank, world, device = _distributed(config.device)
+    problem = problem_for(config.problem)
+    out = Path(config.out)
+    spec_text = Path(config.spec).read_text()
+    torch.manual_seed(config.seed)
+    model = build_model(config).to(device)
+    optimizer = _optimizer(config, model.parameters())
+    history: list[dict] = []
+    start = 0
+    if resume and (out / CHECKPOINT).exists():
+        state = load_checkpoint(out)
+        _check_resumable(state["config"], config, out / CHECKPOINT)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start = state["history"], state["epoch"]
+    bare = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # The last layer updates types no read-out uses, so some parameters get no gradient.
+        model = DistributedDataParallel(model, find_unused_parameters=True)
+    train_set = sample(problem, config.train_samples, config.sizes, config.seed, device)
+    val_set = sample(problem, config.val_samples, config.sizes, config.seed + 1_000_003, device)
+    bar = _Progress(config.epochs, start, progress and rank == 0)
+    for epoch in range(start, config.epochs):
+        began = time.perf_counter()
+        order = torch.randperm(config.train_samples, generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
+        model.train()
+        total = 0.0
+        for first in range(0, config.train_samples - world + 1, config.batch):  # every rank gets data
+            index = order[first:first + config.batch][rank::world].to(device)
+            part = {k: v[index] for k, v in train_set.items()}
+            rate = problem.sum_rate(part, model(**part))
+            optimizer.zero_grad(set_to_none=True)
+            (-rate.mean()).backward()
+            optimizer.step()
+            total += float(rate.detach().sum())
+        model.eval()
+        metrics = {"epoch": epoch + 1,
+                   "train_sum_rate": _all_sum(total, world, device) / config.train_samples,
+                   "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean()),
+                   "seconds": round(time.perf_counter() - began, 3)}
+        history.append(metrics)
+        if rank == 0:
+            save_torch({"config": dataclasses.asdict(config), "spec_text": spec_text, "model": bare.state_dict(),
+                        "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history},
+                       out / CHECKPOINT)
+            write_files({out / "metrics.json": json.dumps(history, indent=1) + "\n"})
+        bar.update(metrics)
+    bar.close()
+    return history

@@ -1,0 +1,101 @@
+"""`train` / `evaluate`: deterministic, atomic checkpoints, resume, DDP (gloo), sweeps."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from designer.cli import main
+from designer.evaluation import evaluate
+from designer.training import TrainConfig, load_checkpoint, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = str(ROOT / "specs" / "mcmu_power_allocation.yaml")
+TINY = {"hidden": 8, "layers": 1}
+
+
+def config(tmp_path, **changes):
+    base = dict(spec=SPEC, problem="mcmu_power_allocation", arch="vertex", sizes={"M": 2, "K": 3},
+                model_options=TINY, train_samples=32, val_samples=16, epochs=2, batch=16, seed=3,
+                out=str(tmp_path / "run"))
+    return TrainConfig(**{**base, **changes})
+
+
+def test_train_writes_checkpoint_and_metrics(tmp_path):
+    history = train(config(tmp_path), progress=False)
+    assert [h["epoch"] for h in history] == [1, 2]
+    state = load_checkpoint(tmp_path / "run")
+    assert state["epoch"] == 2 and "cell" in state["spec_text"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == history
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_training_is_deterministic_and_resume_equals_an_uninterrupted_run(tmp_path):
+    straight = train(config(tmp_path / "a", epochs=3), progress=False)
+    train(config(tmp_path / "b", epochs=1), progress=False)
+    resumed = train(config(tmp_path / "b", epochs=3), resume=True, progress=False)
+    assert [h["val_sum_rate"] for h in resumed] == [h["val_sum_rate"] for h in straight]
+    a, b = load_checkpoint(tmp_path / "a" / "run"), load_checkpoint(tmp_path / "b" / "run")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_resume_refuses_other_options(tmp_path):
+    train(config(tmp_path, epochs=1), progress=False)
+    with pytest.raises(ValueError, match="different options.*lr"):
+        train(config(tmp_path, epochs=2, lr=0.5), resume=True, progress=False)
+
+
+def test_evaluate_at_training_and_other_sizes(tmp_path):
+    train(config(tmp_path), progress=False)
+    result = evaluate(str(tmp_path / "run"), [{"K": 4}], samples=8)
+    assert [r["sizes"] for r in result["rows"]] == [{"M": 2, "K": 3}, {"M": 2, "K": 4}]
+    for row in result["rows"]:
+        assert row["model_sum_rate"] > 0 and row["reference_sum_rate"] > 0
+        assert row["ratio"] == pytest.approx(row["model_sum_rate"] / row["reference_sum_rate"])
+        assert row["model_ms_per_sample"] > 0 and row["reference_ms_per_sample"] > 0
+
+
+def test_cli_train_evaluate_and_plot(tmp_path, capsys):
+    out = str(tmp_path / "cli")
+    assert main(["train", SPEC, "--arch", "vertex", "--size", "M=2", "--size", "K=2", "--samples", "16",
+                 "--val-samples", "8", "--epochs", "1", "--batch", "8", "--out", out, "--no-progress",
+                 "--model-option", "hidden=8", "--model-option", "layers=1"]) == 0
+    assert "validation sum rate" in capsys.readouterr().out
+    plot = tmp_path / "sweep.png"
+    assert main(["evaluate", out, "--sweep", "K=2,3", "--samples", "4", "--format", "json", "--plot", str(plot)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["rows"]) == 3 and plot.stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", SPEC, "--problem", "nope"], "unknown problem 'nope'"),
+    (["train", "missing.yaml"], "cannot read spec"),
+    (["evaluate", "no-such-run"], "no checkpoint"),
+    (["evaluate", "x", "--sweep", "K=a"], "expected SYMBOL=N1,N2"),
+])
+def test_cli_errors_are_one_line(args, message, capsys):
+    assert main(args) == 1
+    assert message in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_cpu_processes(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+           "-m", "designer.cli", "train", SPEC, "--arch", "vertex", "--size", "M=2", "--size", "K=2",
+           "--samples", "16", "--val-samples", "8", "--epochs", "2", "--batch", "8", "--out", str(out),
+           "--no-progress", "--model-option", "hidden=8", "--model-option", "layers=1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert load_checkpoint(out)["epoch"] == 2
