@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # `designer.build` needs torch; import it only when asked for.
     if name == "build":
-        from .build import build
+        from .builder import build
 
         return build
     raise AttributeError(f"module 'designer' has no attribute {name!r}")

@@ -150,7 +150,7 @@ def _evaluate(args) -> int:
         print("| sizes | model (bits/s/Hz) | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
         print("|---|---|---|---|---|---|---|")
         for r in result["rows"]:
-            size_text = ", ".join(f"{k}={v}" for k, v in r["sizes"].items())
+            size_text = ", ".join(f"{k}={v}" for k, v in r["sizes"].items()) or "scenario defaults"
             print(f"| {size_text} | {r['model_sum_rate']:.3f} | {r['reference_sum_rate']:.3f} | {r['ratio']:.4f} "
                   f"| {r['model_ms_per_sample']:.4f} | {r['reference_ms_per_sample']:.4f} | {r['speedup']:.0f}× |")
     return EXIT_OK

@@ -58,6 +58,8 @@ def to_markdown(c: Compilation) -> str:
               f"{g.generators} generators on {sum(c.vertex_counts.values())} vertices.", ""]
     lines += ["## Certificate (S3new)", ""] + _certificate_lines(c)
     lines += ["", "## Notes", ""] + (_notes(c) or ["None."])
+    lines += ["", "## Model variants", ""]
+    lines += _table(["sharing", "equivariant to"], [list(v) for v in variant_groups(c)])
     lines += ["", "## Architectures (Propositions 1–2, generic sizes)", ""]
     for name, a in c.architectures.items():
         lines += [f"### {name}", "",
@@ -67,6 +69,32 @@ def to_markdown(c: Compilation) -> str:
                         [[str(p), "vertex" if hasattr(p, "source") else "edge"] for p in a.processors])
         lines += ["", "Poolers and combiners by type: " + ", ".join(a.combiners) + ".", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def merged_edge_types(c: Compilation) -> list[tuple[str, ...]]:
+    """Edge types that ``sharing="vertex-types"`` merges: several types on one vertex-type pair."""
+    by_pair: dict[frozenset, list[str]] = {}
+    for e in c.edge_types:
+        by_pair.setdefault(frozenset(e.sets), []).append(e.name)
+    return [tuple(names) for names in by_pair.values() if len(names) > 1]
+
+
+def variant_groups(c: Compilation) -> list[tuple[str, str]]:
+    """(variant, the group it is equivariant to) for the model variants of one spec."""
+    g = c.group.formula
+    full = f"exactly G = {g}"
+    if c.symmetry_breaking:
+        full += f" (G' = {c.symmetry_breaking.group.formula} with the declared symmetry breaking)"
+    merged = merged_edge_types(c)
+    vertex_types = (f"a group strictly larger than G: it merges the edge types {'; '.join(', '.join(m) for m in merged)}"
+                    " and so also commutes with permutations that mix those orbits"
+                    if merged else "G as well: every pair of vertex types is joined by one edge type")
+    return [("full (default)", full),
+            ("vertex-types (Limitation 1)", vertex_types),
+            ("homogeneous (one vertex and edge type)", "at least the vertex-types group; it may also exchange "
+                                                       "vertex types whose tensors map onto each other"),
+            ("none (VertexGNN_NP / EdgeGNN_NP)", "no non-trivial permutation; fixed sizes"),
+            ("fnn", "no non-trivial permutation; fixed sizes")]
 
 
 def _big(n: int) -> str:
@@ -153,6 +181,7 @@ def to_json_data(c: Compilation) -> dict:
             "group": {"formula": c.symmetry_breaking.group.formula, "order": str(c.symmetry_breaking.group.order),
                       "log10_order": round(c.symmetry_breaking.group.log10_order, 6)},
             "certificate": cert(c.symmetry_breaking.certificate)},
+        "variants": [{"sharing": v, "equivariant_to": text} for v, text in variant_groups(c)],
         "architectures": {name: {
             "processors": [str(p) for p in a.processors],
             "poolers": list(a.poolers), "combiners": list(a.combiners),

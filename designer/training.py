@@ -73,7 +73,7 @@ def sample(problem: Problem, n: int, sizes: dict[str, int], seed: int, device: s
 
 def build_model(config: TrainConfig, spec_text: str | None = None) -> torch.nn.Module:
     """The compiled model for a config (from ``spec_text`` when the spec file is not at hand)."""
-    from .build import build
+    from .builder import build
 
     path = Path(config.spec)
     if spec_text is not None and (not path.exists() or path.read_text() != spec_text):

@@ -89,3 +89,14 @@ def test_architecture_keys_do_not_depend_on_the_check_instance(sizes):
     other = compile_file(SPECS / "mcmu_power_allocation.yaml", sizes)
     assert other.architectures == base.architectures
     assert other.realised["edge"] == (14 if sizes["K"] == 2 else 16)
+
+
+def test_report_states_the_group_of_each_variant():
+    from designer.report import merged_edge_types, variant_groups
+
+    mcmu = compile_file(SPECS / "mcmu_power_allocation.yaml")
+    assert merged_edge_types(mcmu) == [("AN_UE_same_pair", "AN_UE_diff_pair", "AN_UE_diff_cell")]
+    assert "strictly larger" in dict(variant_groups(mcmu))["vertex-types (Limitation 1)"]
+    hybrid = compile_file(SPECS / "hybrid_precoding.yaml")
+    assert merged_edge_types(hybrid) == []
+    assert "G' = S_N_t × (S_N_r ≀ S_K)" in dict(variant_groups(hybrid))["full (default)"]

@@ -1,0 +1,34 @@
+"""``designer.build`` (exposed lazily by ``designer/__init__.py``): a spec file straight to a
+torch model, through the same plan and the same runtime classes as the emitted module (compile → :func:`~designer.emit.plan_from_compilation` →
+:class:`~designer.runtime.model.HetGNN` / :class:`~designer.runtime.model.FNN`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from .compiler import compile_file
+from .emit import plan_from_compilation
+from .runtime.model import FNN, HetGNN
+
+ARCHITECTURES = ("vertex", "edge", "vertex_edge", "fnn")
+
+
+def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int] | None = None,
+          **options) -> nn.Module:
+    """Compile ``spec_path`` and instantiate one architecture.
+
+    ``arch``: ``vertex`` (Zhao Prop. 1), ``edge`` (Prop. 2), ``vertex_edge`` (ENGNN) or ``fnn``
+    (no-graph baseline; options ``hidden``, ``layers``, ``activation``). ``sizes``: the check
+    instance to compile at, also the default for size symbols no input determines, the fixed
+    channel counts and the fixed sizes of ``sharing="none"`` and ``fnn``. ``options``:
+    :class:`designer.runtime.model.Options` plus ``preset="engnn"``.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    compilation = compile_file(spec_path, sizes)
+    plan = plan_from_compilation(compilation)
+    if arch == "fnn":
+        return FNN(plan, sizes=sizes, **options)
+    return HetGNN(plan, arch, sizes=sizes, **options)

@@ -1,0 +1,26 @@
+"""The small runtime of compiled models: plan data (torch-free) and the torch layers.
+
+``designer.runtime.Plan`` and friends import nothing heavy, so the compiler and
+:mod:`designer.emit` can build plans without torch; the models (:class:`HetGNN`,
+:class:`FNN`, :class:`Instance`, ...) are imported from the torch modules on first use.
+The runtime never imports sympy, networkx or the compiler stages.
+"""
+
+from .plan import (Architecture, Axis, Constraint, EdgeType, Plan, Set, Tensor, VertexType, evaluate,
+                   expression_names, parse_expression)
+
+_TORCH_NAMES = {
+    "HetGNN": "model", "FNN": "model", "CompiledModel": "model", "Options": "model", "resolve_options": "model",
+    "Instance": "instance", "Sharing": "layers", "UpdateLayer": "layers",
+}
+
+__all__ = ["Architecture", "Axis", "Constraint", "EdgeType", "Plan", "Set", "Tensor", "VertexType", "evaluate",
+           "expression_names", "parse_expression", *_TORCH_NAMES]
+
+
+def __getattr__(name: str):
+    if name in _TORCH_NAMES:
+        from . import instance, layers, model
+
+        return getattr({"model": model, "instance": instance, "layers": layers}[_TORCH_NAMES[name]], name)
+    raise AttributeError(f"module 'designer.runtime' has no attribute {name!r}")

@@ -1,0 +1,138 @@
+"""Projection of raw read-outs onto the spec's constraints (ENGNN §III-D: "normalized to
+satisfy the constraints").
+
+Applied per action tensor in the order nonnegative → constant_modulus → power_budget →
+total_power, so that a ``total_power`` ``through`` another action sees that action projected.
+Tensors are in the model layout ``(batch, *set axes, [channels])``; values are expressions over
+size symbols and feature tensors (:func:`designer.runtime.plan.evaluate`).
+
+* ``nonnegative``: ``sigmoid`` (default), ``softplus`` or ``relu`` of the read-out.
+* ``constant_modulus``: ``y / |y| · modulus`` entry-wise.
+* ``power_budget``: the power of each element of ``per`` is summed over its group; a
+  non-negative real action *is* a power (entries summed), any other action is an amplitude
+  (``|y|²`` summed). ``scale_if_above`` (default) scales a group down to its budget only when
+  it exceeds it (``y · min(1, budget / power)``, square-rooted for amplitudes);
+  ``normalise`` always scales it to the budget.
+* ``total_power``: ``||through · y||_F² = value`` per sample (``||y||_F²`` without ``through``),
+  the set axes flattened into matrix rows and columns (e.g. ``W_RF (N_t × N_RF)`` times
+  ``W_BB (N_RF × K)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from .plan import Constraint, Plan, evaluate
+
+ORDER = ("nonnegative", "constant_modulus", "power_budget", "total_power")
+NONNEGATIVE = {"sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu}
+BUDGET_MODES = ("scale_if_above", "normalise")
+TINY = 1e-12
+
+
+def check_constraints(plan: Plan) -> None:
+    """Refuse constraints the projection cannot realise (raised when a model is built)."""
+    for c in plan.constraints:
+        t = plan.tensor(c.tensor)
+        if c.kind == "power_budget":
+            group_offset(plan, c)
+        if c.kind == "total_power" and c.through is not None:
+            through = plan.tensor(c.through)
+            if t.channels is not None or through.channels is not None:
+                raise ValueError(f"total_power of {t.name} through {through.name}: channel axes are not supported")
+            common_set(plan, through, t)
+
+
+def project(plan: Plan, actions: dict[str, Tensor], values: Mapping[str, object], budget_mode: str,
+            nonnegative: str) -> dict[str, Tensor]:
+    """Actions projected onto every constraint (see the module docstring)."""
+    out = dict(actions)
+    for c in sorted(plan.constraints, key=lambda c: ORDER.index(c.kind)):
+        y = out[c.tensor]
+        if c.kind == "nonnegative":
+            out[c.tensor] = NONNEGATIVE[nonnegative](y)
+        elif c.kind == "constant_modulus":
+            out[c.tensor] = y / y.abs().clamp_min(TINY) * _value(c, values)
+        elif c.kind == "power_budget":
+            out[c.tensor] = _power_budget(plan, c, y, values, budget_mode)
+        else:
+            out[c.tensor] = _total_power(plan, c, y, out, values)
+    return out
+
+
+def _value(c: Constraint, values: Mapping[str, object]):
+    return evaluate(c.value if c.value is not None else "1", values)
+
+
+def is_power(plan: Plan, tensor: str) -> bool:
+    """A non-negative real action holds powers; anything else holds amplitudes."""
+    return any(c.kind == "nonnegative" and c.tensor == tensor for c in plan.constraints)
+
+
+def group_offset(plan: Plan, c: Constraint) -> int:
+    """Position (after the batch axis) of the ``per`` set's axes in the tensor's layout: those
+    of the first dim whose path starts with ``per``'s path."""
+    per = plan.set(c.per).path
+    offset = 0
+    for d in plan.tensor(c.tensor).dims:
+        path = plan.set(d).path
+        if path[:len(per)] == per:
+            return offset
+        offset += len(path)
+    raise ValueError(f"power_budget of {c.tensor} per {c.per}: no dim of {c.tensor} lies in {c.per}")
+
+
+def _power_budget(plan: Plan, c: Constraint, y: Tensor, values: Mapping[str, object], mode: str) -> Tensor:
+    """Scale each ``per`` group of ``y`` to its budget (``scale_if_above`` or ``normalise``)."""
+    power = is_power(plan, c.tensor)
+    entries = y if power else _energy(y)
+    start = 1 + group_offset(plan, c)
+    keep = range(start, start + len(plan.set(c.per).path))
+    total = entries.sum(dim=[i for i in range(1, y.dim()) if i not in keep], keepdim=True)
+    budget = _value(c, values)
+    if isinstance(budget, Tensor):
+        budget = budget.to(total.dtype).reshape(total.shape)
+    scale = budget / total.clamp_min(TINY)
+    if mode == "scale_if_above":
+        scale = scale.clamp(max=1.0)
+    return y * (scale if power else scale.sqrt())
+
+
+def _energy(y: Tensor) -> Tensor:
+    """``|y|²`` entry-wise (``re² + im²`` for complex, smooth at 0)."""
+    return y.real.square() + y.imag.square() if y.is_complex() else y.square()
+
+
+def common_set(plan: Plan, through, tensor) -> str:
+    """The set a ``total_power`` product contracts over (shared by both tensors' dims)."""
+    for d in tensor.dims:
+        if d in through.dims:
+            return d
+    raise ValueError(f"total_power of {tensor.name} through {through.name}: the two tensors share no set")
+
+
+def _matrix(plan: Plan, y: Tensor, tensor: str, columns: str | None = None, rows: str | None = None) -> Tensor:
+    """``y`` as a batch of matrices ``(batch, n_rows, n_cols)``: its set axes flattened, the
+    dim named ``rows`` first or the dim named ``columns`` last."""
+    dims = plan.tensor(tensor).dims
+    m = y.reshape(y.shape[0], math.prod(y.shape[1:1 + len(plan.set(dims[0]).path)]), -1)
+    flip = (rows is not None and dims[0] != rows) or (columns is not None and dims[-1] != columns)
+    return m.transpose(1, 2) if flip else m
+
+
+def _total_power(plan: Plan, c: Constraint, y: Tensor, current: dict[str, Tensor], values) -> Tensor:
+    """Normalise ``y`` per sample so that ``||through · y||_F² = value``."""
+    if c.through is None:
+        product = y.reshape(y.shape[0], -1)
+    else:
+        shared = common_set(plan, plan.tensor(c.through), plan.tensor(c.tensor))
+        left = _matrix(plan, current[c.through], c.through, columns=shared)
+        product = torch.matmul(left, _matrix(plan, y, c.tensor, rows=shared).to(left.dtype)).flatten(1)
+    energy = _energy(product).sum(1)
+    scale = (_value(c, values) / energy.clamp_min(TINY)).sqrt()
+    return y * scale.reshape((-1,) + (1,) * (y.dim() - 1))

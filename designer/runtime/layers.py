@@ -1,0 +1,452 @@
+"""Building blocks of the compiled GNNs: MLPs, processors, commutative pooling (with the
+exclude-the-edge-itself variant of ENGNN eq. 24) and one update layer (Zhao Prop. 1/2).
+
+Shapes are instance-major: vertex states of a type are ``(n, batch, d)`` (vertices in row-major
+order of their index tuples), edge states of a type are ``(E, batch, d)`` (edges first-endpoint
+major, see :mod:`designer.runtime.instance`). Gathering vertices or edges then copies whole
+``batch × d`` blocks, which is what keeps the index operations cheap on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .instance import Instance, View
+from .plan import Architecture, EdgeType, Plan
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "identity": nn.Identity}
+INPLACE = (nn.ReLU, nn.SiLU)
+POOLINGS = ("sum", "mean", "max")
+
+
+class InstanceLinear(nn.Module):
+    """A linear map with its own weights for each of ``instances`` positions (no parameter
+    sharing: the VertexGNN_NP / EdgeGNN_NP baselines of Zhao eqs. 5–6).
+
+    ``x (instances, batch, in) → (instances, batch, out)``; initialised like ``nn.Linear``.
+    """
+
+    def __init__(self, instances: int, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        bound = 1 / math.sqrt(in_features) if in_features else 0.0
+        self.weight = nn.Parameter(torch.empty(instances, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(instances, out_features).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[0] != self.weight.shape[0]:
+            raise ValueError(f"per-instance parameters exist for {self.weight.shape[0]} instances, "
+                             f"got {x.shape[0]}: a sharing='none' model runs only at the sizes it was built for")
+        out = torch.einsum("nbi,nio->nbo", x, self.weight)
+        return out if self.bias is None else out + self.bias.unsqueeze(1)
+
+
+def linear(in_features: int, out_features: int, instances: int | None = None, bias: bool = True) -> nn.Module:
+    """``nn.Linear``, or :class:`InstanceLinear` when ``instances`` is given (no sharing)."""
+    if instances is None:
+        return nn.Linear(in_features, out_features, bias=bias)
+    return InstanceLinear(instances, in_features, out_features, bias=bias)
+
+
+@dataclass(frozen=True)
+class MLPShape:
+    """Depth, width, activation and normalisation shared by every MLP of a model."""
+
+    depth: int = 2
+    width: int = 32
+    activation: str = "relu"
+    norm: str = "none"
+
+    def tail(self, width: int, inplace: bool = True) -> list[nn.Module]:
+        """Normalisation and activation after a linear layer of ``width`` outputs (in place when
+        ``inplace`` and torch allows: a linear layer's output is not needed for its backward)."""
+        act = ACTIVATIONS[self.activation]
+        norm = [nn.LayerNorm(width)] if self.norm == "layer" else []
+        return norm + [act(inplace=True) if inplace and act in INPLACE else act()]
+
+    def rest(self) -> MLPShape:
+        """The shape of an MLP after its first layer."""
+        return MLPShape(self.depth - 1, self.width, self.activation, self.norm)
+
+
+def mlp(in_features: int, out_features: int, shape: MLPShape, instances: int | None = None) -> nn.Sequential:
+    """``shape.depth`` linear layers (hidden width ``shape.width``), each followed by the
+    normalisation and activation — ENGNN §IV: "3 linear layers, each followed by a ReLU"."""
+    widths = [in_features] + [shape.width] * (shape.depth - 1) + [out_features]
+    modules: list[nn.Module] = []
+    for w_in, w_out in zip(widths, widths[1:]):
+        modules += [linear(w_in, w_out, instances)] + shape.tail(w_out, inplace=instances is None)
+    return nn.Sequential(*modules)
+
+
+def rowwise(module: nn.Module, x: Tensor, lead: tuple[int, ...], per_instance: bool) -> Tensor:
+    """Apply ``module`` to ``x`` (anything with ``lead`` leading entries and a channel axis) as
+    one ``(rows, w)`` matrix and return ``(*lead, out)``. With shared parameters every linear
+    output is then a plain tensor that in-place activations may overwrite without autograd
+    copies; per-instance parameters need the ``(instances, batch, w)`` shape instead."""
+    if per_instance:
+        return module(x.reshape(*lead, x.shape[-1]))
+    return module(x.reshape(-1, x.shape[-1])).view(*lead, -1)
+
+
+class Embedding(nn.Module):
+    """Per-type initial state (ENGNN eq. 20): ``act(W x + b)`` of the type's real-valued
+    features ``x (n, batch, width)``; a type without features starts from a learned constant."""
+
+    def __init__(self, width: int, out: int, shape: MLPShape, instances: int | None = None):
+        super().__init__()
+        self.per_instance = instances is not None
+        if width:
+            self.layer = nn.Sequential(linear(width, out, instances), *shape.tail(out, inplace=not self.per_instance))
+        else:
+            self.constant = nn.Parameter(torch.randn(instances or 1, out) * 0.1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if hasattr(self, "layer"):
+            return rowwise(self.layer, x, x.shape[:-1], self.per_instance)
+        return self.constant.unsqueeze(1).expand(x.shape[0], x.shape[1], -1)
+
+
+class PairMLP(nn.Module):
+    """An MLP on the concatenation (a, b) with its first layer split, ``W_a a + W_b b + bias``:
+    no concatenated copy is made, and ``b`` may be added by broadcasting or gathering.
+
+    As a combiner (ENGNN MLP_2, MLP_4, MLP_7; Zhao's CB) it maps (own state, pooled messages)
+    ``(n, batch, d) × (n, batch, d) → (n, batch, out)``.
+    """
+
+    def __init__(self, a_in: int, b_in: int, out: int, shape: MLPShape, instances: int | None = None):
+        super().__init__()
+        first = shape.width if shape.depth > 1 else out
+        self.per_instance = instances is not None
+        self.a_in = linear(a_in, first, instances)
+        self.b_in = linear(b_in, first, instances, bias=False)
+        self.head = nn.Sequential(*shape.tail(first, inplace=not self.per_instance))
+        self.rest = mlp(first, out, shape.rest(), instances) if shape.depth > 1 else nn.Sequential()
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        return self.finish(self.a_in(a) + self.b_in(b), a.shape[:-1])
+
+    def finish(self, first: Tensor, lead: tuple[int, ...]) -> Tensor:
+        """The first layer's activation (in place on ``first``, a fresh tensor) and the layers
+        after it; returns ``(*lead, out)``."""
+        return rowwise(self.rest, self.head(first), lead, self.per_instance)
+
+
+class Processor(PairMLP):
+    """A processor q of Zhao Prop. 1/2 (ENGNN MLP_1, MLP_3, MLP_5, MLP_6) on (edge state,
+    vertex state); ``W_v`` runs once per vertex and its result is gathered or broadcast to the
+    edges (per edge, after gathering, for per-instance parameters)."""
+
+    def messages(self, edges: Tensor, vertices: Tensor, view: View, gather: bool) -> Tensor:
+        """Messages ``(E, batch, out)`` for edges ``(E, batch, d_e)`` in ``view`` order.
+
+        ``gather``: the vertex input is each edge's opposite endpoint (``view.other``; vertex
+        update, eq. 21/22); otherwise it is the row vertex shared by the edges (eq. 24).
+        """
+        if self.per_instance:
+            index = view.other if gather else torch.arange(view.rows, device=edges.device).repeat_interleave(view.count)
+            return self(edges, vertices.index_select(0, index))
+        e, v = self.a_in(edges), self.b_in(vertices)
+        if gather:
+            return self.finish(e + v.index_select(0, view.other), edges.shape[:-1])
+        _, b, w = e.shape
+        return self.finish(e.view(view.rows, view.count, b, w) + v.unsqueeze(1), edges.shape[:-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Commutative pooling (Prop. 1/2, C3). A Partial is an un-normalised pool (a sum or a max over
+# `count` messages) so that pools of several processors can merge before normalisation.
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Partial:
+    """A pool of ``count`` messages per target: their sum (sum/mean) or maximum (max)."""
+
+    value: Tensor
+    count: int
+
+
+class RowPool:
+    """Messages ``(rows·count, batch, w)`` in a view's order, pooled per row (per shared
+    vertex) once, then read per target vertex or, without the target edge itself, per target
+    edge (ENGNN eq. 24's ``k_1 ≠ k``). No quadratic work: sum − self; for max, the row's top
+    two (the second when the maximum is the excluded message)."""
+
+    def __init__(self, messages: Tensor, view: View, mode: str, excluding: bool = False):
+        """``excluding``: some reader will exclude its own edge (then, for max, the row maxima
+        come from the top two instead of a separate pass)."""
+        self.messages, self.view, self.mode, self.excluding = messages, view, mode, excluding
+        self._cache: dict[str, object] = {}
+
+    def _rows(self) -> Tensor:
+        _, b, w = self.messages.shape
+        return self.messages.view(self.view.rows, self.view.count, b, w)
+
+    def _total(self) -> Tensor:
+        if "total" not in self._cache:
+            rows = self._rows()
+            if self.mode != "max":
+                self._cache["total"] = rows.sum(dim=1)
+            elif self.excluding and self.view.count >= 2:
+                self._cache["total"] = self._top2()[0][:, 0]
+            else:  # max(dim).values: its backward scatters to the argmax (amax's spreads over ties)
+                self._cache["total"] = rows.max(dim=1).values
+        return self._cache["total"]
+
+    def _top2(self) -> tuple[Tensor, Tensor]:
+        if "top2" not in self._cache:
+            self._cache["top2"] = self._rows().topk(2, dim=1)
+        return self._cache["top2"]
+
+    def per_row(self) -> Partial:
+        """The pool of every row ``(rows, batch, w)``."""
+        if self.view.count == 0:
+            return Partial(self.messages.new_zeros(self.view.rows, *self.messages.shape[1:]), 0)
+        return Partial(self._total(), self.view.count)
+
+    def per_edge(self, row: Tensor, self_position: Tensor | None) -> Partial:
+        """For target edges with shared vertex ``row``: the row's pool without the message at
+        ``self_position`` (None: nothing to exclude) → ``(E_t, batch, w)``."""
+        count = self.view.count - (self_position is not None)
+        if count <= 0:
+            return Partial(self.messages.new_zeros(len(row), *self.messages.shape[1:]), 0)
+        if self_position is None:
+            return Partial(self._total().index_select(0, row), count)
+        if self.mode != "max":
+            return Partial(self._total().index_select(0, row) - self.messages.index_select(0, self_position), count)
+        top, arg = self._top2()
+        column = (self_position - row * self.view.count).view(-1, 1, 1)
+        first, second = top[:, 0].index_select(0, row), top[:, 1].index_select(0, row)
+        return Partial(torch.where(arg[:, 0].index_select(0, row) == column, second, first), count)
+
+
+def merge(partials: list[Partial], mode: str) -> Partial:
+    """One pool over the union of the partials' messages."""
+    present = [p for p in partials if p.count] or partials[:1]
+    value = present[0].value
+    for p in present[1:]:
+        value = torch.maximum(value, p.value) if mode == "max" else value + p.value
+    return Partial(value, sum(p.count for p in present))
+
+
+def finish(partial: Partial, mode: str) -> Tensor:
+    """The pooled message: sum, mean (sum / count) or max; zeros for an empty pool."""
+    if partial.count == 0:
+        return torch.zeros_like(partial.value)
+    return partial.value / partial.count if mode == "mean" else partial.value
+
+
+class Pool(nn.Module):
+    """The pooler of a target type (Prop. 1/2, C2–C3); parameter-free, named for the tables."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        if mode not in POOLINGS:
+            raise ValueError(f"pooling {mode!r}: choose one of {', '.join(POOLINGS)}")
+        self.mode = mode
+
+    def forward(self, groups: dict[str, list[Partial]]) -> Tensor:
+        """Pool per processor key (partials of one key merge first), then sum over the keys."""
+        total = None
+        for parts in groups.values():
+            pooled = finish(merge(parts, self.mode), self.mode)
+            total = pooled if total is None else total + pooled
+        return total
+
+    def extra_repr(self) -> str:
+        return self.mode
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharing: which table key a processor, pooler or combiner is instantiated under.
+# ---------------------------------------------------------------------------------------------
+
+SHARINGS = ("full", "homogeneous", "vertex-types", "none")
+EDGE_PROCESSORS = ("key", "neighbour")
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How the architecture tables' keys map to module keys.
+
+    * ``full`` — one module per key of the tables (Zhao Prop. 1/2; equivariant to exactly G);
+    * ``homogeneous`` — one vertex type and one edge type (all processors, poolers and
+      combiners shared: an MPGNN-like homogeneous GNN);
+    * ``vertex-types`` — edge types between the same two vertex types merged (the keys know
+      vertex types only: Zhao's Limitation 1);
+    * ``none`` — per-instance parameters under the full keys (VertexGNN_NP / EdgeGNN_NP).
+
+    ``edge_processors``: ``key`` — one edge processor per (updated edge type, shared vertex
+    type, neighbouring edge type), Zhao Prop. 2 as tabulated; ``neighbour`` — one per (shared
+    vertex type, neighbouring edge type), shared by every updated edge type, as ENGNN's MLP_5 /
+    MLP_6 (eq. 24) are shared by all edges. Both keys are G-invariant, so both are equivariant to
+    G; ``neighbour`` computes each message once instead of once per updated type.
+    """
+
+    mode: str = "full"
+    edge_processors: str = "key"
+
+    def vertex(self, vertex_type: str) -> str:
+        return "vertex" if self.mode == "homogeneous" else vertex_type
+
+    def edge(self, et: EdgeType) -> str:
+        if self.mode == "homogeneous":
+            return "edge"
+        return f"{et.sets[0]}__{et.sets[1]}" if self.mode == "vertex-types" else et.name
+
+    def vertex_processor(self, plan: Plan, key: tuple[str, str, str]) -> str:
+        target, source, edge = key
+        return f"{self.vertex(target)}__from__{self.vertex(source)}__via__{self.edge(plan.edge_type(edge))}"
+
+    def edge_processor(self, plan: Plan, key: tuple[str, str, str]) -> str:
+        target, through, neighbour = key
+        source = f"{self.edge(plan.edge_type(neighbour))}__through__{self.vertex(through)}"
+        return source if self.edge_processors == "neighbour" else f"{self.edge(plan.edge_type(target))}__from__{source}"
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Hidden sizes of vertex and edge states."""
+
+    vertex: int
+    edge: int
+
+
+class UpdateLayer(nn.Module):
+    """One updating layer (ENGNN §III-C) under one architecture table.
+
+    Vertex update (Zhao Prop. 1, eq. 5; ENGNN eqs. 21–22): for a target vertex t of type T,
+    ``h'_t = combiner_T(h_t, Σ_keys pool_{s ~ t} q_(T,S,e)(h_s, h_(t,s)))`` over the keys
+    (T, S, e) of the table. Edge update (Prop. 2, eq. 6; ENGNN eq. 24): for an edge (u, v) of
+    type e, ``h'_(u,v) = combiner_e(h_(u,v), Σ_keys pool q_(e,T,e')(h_(w), h_x))`` over the
+    neighbouring edges w of type e' through the shared endpoint x of type T, the edge itself
+    excluded. Messages pool per module key, then the pools of all keys add up.
+    """
+
+    def __init__(self, plan: Plan, arch: Architecture, sharing: Sharing, widths: Widths, shape: MLPShape,
+                 pooling: str, instance: Instance | None = None):
+        super().__init__()
+        self.plan, self.arch, self.sharing, self.pooling = plan, arch, sharing, pooling
+        counts = _Counts(instance)
+        v, e = widths.vertex, widths.edge
+        self.vertex_processors = nn.ModuleDict()
+        for key in arch.vertex_processors:
+            name = sharing.vertex_processor(plan, key)
+            if name not in self.vertex_processors:
+                self.vertex_processors[name] = Processor(e, v, v, shape, counts.edges(key[2]))
+        self.edge_processors = nn.ModuleDict()
+        # (module, neighbour, through) → does some key reading those messages exclude its own edge?
+        self._excluding: dict[tuple[str, str, str], bool] = {}
+        for key in arch.edge_processors:
+            name = sharing.edge_processor(plan, key)
+            if name not in self.edge_processors:
+                self.edge_processors[name] = Processor(e, v, e, shape, counts.edges(key[2]))
+            reads = (name, key[2], key[1])
+            self._excluding[reads] = self._excluding.get(reads, False) or key[0] == key[2]
+        targets = [sharing.vertex(t) for t in arch.vertex_targets] + [sharing.edge(plan.edge_type(t))
+                                                                      for t in arch.edge_targets]
+        self.poolers = nn.ModuleDict({name: Pool(pooling) for name in dict.fromkeys(targets)})
+        self.vertex_combiners = nn.ModuleDict()
+        for t in arch.vertex_targets:
+            if sharing.vertex(t) not in self.vertex_combiners:
+                self.vertex_combiners[sharing.vertex(t)] = PairMLP(v, v, v, shape, counts.vertices(t))
+        self.edge_combiners = nn.ModuleDict()
+        for t in arch.edge_targets:
+            name = sharing.edge(plan.edge_type(t))
+            if name not in self.edge_combiners:
+                self.edge_combiners[name] = PairMLP(e, e, e, shape, counts.edges(t))
+
+    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: Instance
+                ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """New vertex and edge states from the previous layer's (both updates read layer l−1)."""
+        taken = _Taken(edges)
+        new_vertices = dict(vertices)
+        for t, groups in self._vertex_messages(vertices, taken, instance).items():
+            name = self.sharing.vertex(t)
+            new_vertices[t] = self.vertex_combiners[name](vertices[t], _pooled(vertices[t], self.poolers[name], groups))
+        new_edges = dict(edges)
+        for t, groups in self._edge_messages(vertices, taken, instance).items():
+            name = self.sharing.edge(self.plan.edge_type(t))
+            new_edges[t] = self.edge_combiners[name](edges[t], _pooled(edges[t], self.poolers[name], groups))
+        return new_vertices, new_edges
+
+    def _vertex_messages(self, vertices, taken: _Taken, instance: Instance) -> dict[str, dict[str, list[Partial]]]:
+        """Per target vertex type, per module key: pooled messages q(h_source, h_edge)."""
+        out = {t: {} for t in self.arch.vertex_targets}
+        for key in self.arch.vertex_processors:
+            target, source, edge = key
+            name = self.sharing.vertex_processor(self.plan, key)
+            view = instance.view(self.plan.edge_type(edge), target)
+            messages = self.vertex_processors[name].messages(taken(edge, view), vertices[source], view, gather=True)
+            out[target].setdefault(name, []).append(RowPool(messages, view, self.pooling).per_row())
+        return out
+
+    def _edge_messages(self, vertices, taken: _Taken, instance: Instance) -> dict[str, dict[str, list[Partial]]]:
+        """Per target edge type, per module key: pooled messages q(h_neighbour edge, h_shared
+        vertex) over the neighbours through each endpoint of the target type, itself excluded.
+        A module shared by several keys computes its messages once."""
+        out = {t: {} for t in self.arch.edge_targets}
+        pools: dict[tuple[str, str, str], RowPool] = {}
+        for key in self.arch.edge_processors:
+            target, through, neighbour = key
+            name = self.sharing.edge_processor(self.plan, key)
+            et, nt = self.plan.edge_type(target), self.plan.edge_type(neighbour)
+            view = instance.view(nt, through)
+            if (name, neighbour, through) not in pools:
+                messages = self.edge_processors[name].messages(taken(neighbour, view), vertices[through], view,
+                                                              gather=False)
+                pools[name, neighbour, through] = RowPool(messages, view, self.pooling,
+                                                          excluding=self._excluding[name, neighbour, through])
+            for row, self_position in _sides(instance, et, through, nt):
+                out[target].setdefault(name, []).append(pools[name, neighbour, through].per_edge(row, self_position))
+        return out
+
+
+class _Taken:
+    """Edge states in a view's order, gathered once per layer however many keys read them."""
+
+    def __init__(self, edges: dict[str, Tensor]):
+        self.edges, self.cache = edges, {}
+
+    def __call__(self, edge_type: str, view: View) -> Tensor:
+        key = (edge_type, id(view))
+        if key not in self.cache:
+            self.cache[key] = view.take(self.edges[edge_type])
+        return self.cache[key]
+
+
+def _pooled(states: Tensor, pool: Pool, groups: dict[str, list[Partial]]) -> Tensor:
+    """The pooled messages ``(n, batch, d)`` of a target type (zeros if it receives none)."""
+    return pool(groups) if groups else torch.zeros_like(states)
+
+
+def _sides(instance: Instance, et: EdgeType, through: str, neighbour: EdgeType):
+    """For each endpoint of the target type ``et`` of vertex type ``through``: the endpoint of
+    every target edge (its row in the neighbour view) and, when the neighbours are edges of
+    ``et`` itself, the target edge's own position in that view (to exclude it)."""
+    e = instance.edges[et.name]
+    same = neighbour.name == et.name
+    if et.sets[0] == through:
+        yield e.first, (torch.arange(len(e), device=e.first.device) if same else None)
+    if et.sets[1] == through and not et.is_loop:
+        if et.sets[0] != through:
+            yield e.second, (e.ends[1].rank if same else None)
+        else:
+            yield e.second, (e.reverse if same else None)
+
+
+class _Counts:
+    """Instance counts for per-instance (sharing='none') modules; None when sharing."""
+
+    def __init__(self, instance: Instance | None):
+        self.instance = instance
+
+    def vertices(self, vertex_type: str) -> int | None:
+        return None if self.instance is None else self.instance.counts[vertex_type]
+
+    def edges(self, edge_type: str) -> int | None:
+        return None if self.instance is None else len(self.instance.edges[edge_type])

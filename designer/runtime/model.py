@@ -1,0 +1,487 @@
+"""The compiled models: :class:`HetGNN` (ENGNN structure with Zhao's type-based sharing) and
+the :class:`FNN` baseline, both behind one forward contract (:class:`CompiledModel`).
+
+Forward contract: ``model(**features)`` with keyword arguments named as the spec's feature
+tensors, batch first, then one axis per axis of each set in ``dims`` order (a nested set
+contributes its parent's axis and its own), then a channel axis only if the tensor declares
+``channels``; complex tensors as complex dtype. It returns a dict of the action tensors in the
+same layout, projected onto the constraints; ``support: matched`` actions are dense with zeros
+off the support. Set sizes are read from the inputs at every call (symbols no input determines
+come from ``sizes=`` or the sizes the model was built with); channel counts are fixed at build.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from . import constraints
+from .instance import Instance
+from .layers import (ACTIVATIONS, EDGE_PROCESSORS, POOLINGS, SHARINGS, Embedding, MLPShape, RowPool, Sharing,
+                     UpdateLayer, Widths, finish, linear, merge, mlp)
+from .plan import Plan, Tensor as TensorSig
+
+CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
+
+
+@dataclass(frozen=True)
+class Options:
+    """Model options (``designer.build(..., **options)`` and the generated classes' keywords).
+
+    hidden: width of vertex and edge states (``vertex_hidden``/``edge_hidden`` override it);
+    layers: number of updating layers L; mlp_layers/mlp_hidden: depth and width of every
+    processor and combiner MLP; pooling: sum | mean | max; activation: relu | tanh | gelu | silu
+    | identity; norm: none | layer; sharing: full | homogeneous | vertex-types | none;
+    edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
+    and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
+    power_budget: scale_if_above | normalise; nonnegative: sigmoid | softplus | relu;
+    check_inputs: also reject inputs with nan or inf entries (one reduction per input per call;
+    names, shapes and dtypes are always checked).
+    """
+
+    hidden: int = 32
+    vertex_hidden: int | None = None
+    edge_hidden: int | None = None
+    layers: int = 2
+    mlp_layers: int = 2
+    mlp_hidden: int | None = None
+    pooling: str = "mean"
+    activation: str = "relu"
+    norm: str = "none"
+    sharing: str = "full"
+    edge_processors: str = "key"
+    power_budget: str = "scale_if_above"
+    nonnegative: str = "sigmoid"
+    check_inputs: bool = True
+
+    @property
+    def widths(self) -> Widths:
+        return Widths(self.vertex_hidden or self.hidden, self.edge_hidden or self.hidden)
+
+    @property
+    def mlp(self) -> MLPShape:
+        return MLPShape(self.mlp_layers, self.mlp_hidden or self.hidden, self.activation, self.norm)
+
+
+# ENGNN §IV: max aggregators, MLPs of 3 linear layers each followed by a ReLU; L and d_E per
+# problem (interference channel: 1 layer, d_E = 8; IBC: 1, 32; cooperative: 2, 64); edge
+# processors shared by the updated edge types, as MLP_5/MLP_6 of eq. 24.
+ENGNN = {"pooling": "max", "mlp_layers": 3, "activation": "relu", "layers": 2, "hidden": 64,
+         "edge_processors": "neighbour"}
+ENGNN_PROBLEMS = {
+    "ic_beamforming_edge": {"layers": 1, "hidden": 8},
+    "ic_beamforming_node": {"layers": 1, "hidden": 8},
+    "ibc_power_allocation": {"layers": 1, "hidden": 32},
+    "cooperative_beamforming": {"layers": 2, "hidden": 64},
+}
+CHOICES = {"pooling": POOLINGS, "activation": tuple(ACTIVATIONS), "norm": ("none", "layer"), "sharing": SHARINGS,
+           "edge_processors": EDGE_PROCESSORS,
+           "power_budget": constraints.BUDGET_MODES, "nonnegative": tuple(constraints.NONNEGATIVE)}
+
+
+def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
+    """Options from defaults, then ``preset`` (``"engnn"``: ENGNN §IV), then ``given``."""
+    known = {f.name for f in fields(Options)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ValueError(f"unknown model option {unknown[0]!r}; options: preset, sizes, {', '.join(sorted(known))}")
+    base = {}
+    if preset == "engnn":
+        base = {**ENGNN, **ENGNN_PROBLEMS.get(getattr(plan, "name", ""), {})}
+    elif preset is not None:
+        raise ValueError(f"unknown preset {preset!r} (known: engnn)")
+    options = replace(Options(), **{**base, **{k: v for k, v in given.items() if v is not None}})
+    for name, choices in CHOICES.items():
+        if getattr(options, name) not in choices:
+            raise ValueError(f"{name}={getattr(options, name)!r}: choose one of {', '.join(choices)}")
+    for name in ("hidden", "layers", "mlp_layers"):
+        if not isinstance(getattr(options, name), int) or getattr(options, name) < 1:
+            raise ValueError(f"{name}={getattr(options, name)!r}: must be a positive integer")
+    return options
+
+
+def _is_tracing() -> bool:
+    """Inside torch.compile or torch.export tracing (data-dependent checks must be skipped)."""
+    return torch.compiler.is_compiling() or _is_exporting()
+
+
+def _is_exporting() -> bool:
+    return torch.compiler.is_exporting()
+
+
+class CompiledModel(nn.Module):
+    """The forward contract shared by every model compiled from a plan (module docstring).
+
+    Subclasses compute :meth:`readout`: per action tensor, per carrier (a vertex type or an
+    edge type carrying it), raw outputs ``(count, batch, channels')``; this class validates
+    the inputs, reads the sizes, assembles the dense action tensors and projects them.
+    """
+
+    plan: Plan | None = None
+
+    def __init__(self, plan: Plan | None, sizes: Mapping[str, int] | None, options: Options):
+        super().__init__()
+        self.plan = plan or type(self).plan
+        if self.plan is None:
+            raise ValueError("no plan: pass one, or use a generated model class")
+        symbols = {a.size for a in self.plan.axes if isinstance(a.size, str)} | set(self.plan.channel_symbols)
+        unknown = sorted(set(sizes or {}) - symbols)
+        if unknown:
+            raise ValueError(f"unknown size symbol {unknown[0]!r} (symbols: {', '.join(sorted(symbols))})")
+        self.sizes = {**self.plan.sizes, **(sizes or {})}
+        self.options = options
+        constraints.check_constraints(self.plan)
+        self._instances: dict[tuple, Instance] = {}
+        self.prepare()
+
+    # -- sizes and inputs ---------------------------------------------------------------------
+
+    def channels(self, t: TensorSig) -> int:
+        """Real channels of a tensor: its channel count (1 if none), doubled if complex."""
+        c = 1 if t.channels is None else t.channels if isinstance(t.channels, int) else self.sizes[t.channels]
+        return c * (2 if t.dtype == "complex" else 1)
+
+    def bind(self, features: Mapping[str, object], sizes: Mapping[str, int] | None) -> dict[str, int]:
+        """Check the inputs against the plan and return every size symbol's value.
+
+        Raises ``ValueError`` naming the tensor and its expected shape for unknown or missing
+        names, non-tensors, wrong dtypes (real vs complex), wrong ranks, sizes inconsistent
+        across inputs (or with ``sizes``, or with the channel counts fixed at build) and, with
+        ``check_inputs``, non-finite entries.
+        """
+        plan = self.plan
+        expected = {t.name: t for t in plan.features}
+        listing = "; ".join(f"{n} {plan.shape_text(n)}" for n in expected)
+        for name in features:
+            if name not in expected:
+                raise ValueError(f"unexpected input {name!r}; the inputs are: {listing}")
+        bound = {s: (self.sizes[s], "the channel count fixed when the model was built") for s in plan.channel_symbols}
+        for name, value in (sizes or {}).items():
+            bound[name] = (int(value), "sizes=")
+        batch = None
+        for t in plan.features:
+            x = features.get(t.name)
+            where = f"{t.name}: expected a {t.dtype} tensor of shape {plan.shape_text(t.name)}"
+            if x is None:
+                raise ValueError(f"missing input {where}")
+            if not isinstance(x, Tensor):
+                raise ValueError(f"{where}, got {type(x).__name__}")
+            if x.is_complex() != (t.dtype == "complex") or not (x.is_complex() or x.is_floating_point()):
+                raise ValueError(f"{where}, got dtype {x.dtype}")
+            symbols = [plan.axis(a).size for a in plan.tensor_axes(t.name)] + ([] if t.channels is None else [t.channels])
+            if x.dim() != 1 + len(symbols) or (batch is not None and x.shape[0] != batch):
+                raise ValueError(f"{where}, got shape {tuple(x.shape)}" + ("" if batch is None else f" (batch {batch})"))
+            batch = x.shape[0]
+            for symbol, n in zip(symbols, x.shape[1:]):
+                if isinstance(symbol, int):
+                    if n != symbol:
+                        raise ValueError(f"{where}, got shape {tuple(x.shape)}")
+                elif symbol in bound and bound[symbol][0] != n:
+                    raise ValueError(f"{where} = {plan.shape_text(t.name, {k: v for k, (v, _) in bound.items()})}, "
+                                     f"got {tuple(x.shape)}: {symbol} = {n} here but {bound[symbol][0]} "
+                                     f"from {bound[symbol][1]}")
+                else:
+                    bound[symbol] = (n, t.name)
+            if self.options.check_inputs and not _is_tracing() and not bool(torch.isfinite(x).all()):
+                raise ValueError(f"{t.name}: non-finite entries (nan or inf) in the input")
+        return {**self.sizes, **{k: v for k, (v, _) in bound.items()}}
+
+    def instance(self, sizes: Mapping[str, int], device: torch.device | str) -> Instance:
+        """The index tensors at these sizes on this device (cached per size tuple)."""
+        axis_sizes = self.plan.axis_sizes(sizes)
+        key = (tuple(axis_sizes.values()), str(torch.device(device)))
+        if key not in self._instances:
+            if _is_exporting():
+                raise RuntimeError(f"torch.export at sizes {dict(sizes)} on {device}: call model.prepare(sizes, "
+                                   "device) first, so that the edge indices exist before tracing")
+            self._instances[key] = Instance(self.plan, axis_sizes, device)
+        return self._instances[key]
+
+    def prepare(self, sizes: Mapping[str, int] | None = None, device: torch.device | str | None = None) -> Instance:
+        """Build (and cache) the edge indices at ``sizes`` (default: the build sizes) on
+        ``device`` (default: the model's) ahead of a call — needed before ``torch.export`` at
+        sizes other than the build sizes."""
+        parameter = next(self.parameters(), None)
+        device = device or (parameter.device if parameter is not None else "cpu")
+        return self.instance({**self.sizes, **(sizes or {})}, device)
+
+    def real(self, x: Tensor, t: TensorSig) -> Tensor:
+        """A feature as real channels ``(batch, *set axes, channels')`` in the model's dtype
+        (ENGNN eq. 19: complex → [Re, Im])."""
+        if t.channels is None:
+            x = x.unsqueeze(-1)
+        if x.is_complex():
+            x = torch.cat([x.real, x.imag], dim=-1)
+        return x.to(self.dtype)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def forward(self, sizes: Mapping[str, int] | None = None, **features: Tensor) -> dict[str, Tensor]:
+        """Actions for ``features`` (see the module docstring for the layout)."""
+        return self.run(features, sizes)
+
+    def run(self, features: Mapping[str, Tensor], sizes: Mapping[str, int] | None = None) -> dict[str, Tensor]:
+        """:meth:`forward` with the features as a dict."""
+        bound = self.bind(features, sizes)
+        instance = self.instance(bound, self._device)
+        real = {t.name: self.real(features[t.name], t) for t in self.plan.features}
+        raw = self.readout(real, instance)
+        actions = {t.name: self.assemble(t, raw[t.name], instance) for t in self.plan.actions}
+        values = {**bound, **features}
+        return constraints.project(self.plan, actions, values, self.options.power_budget, self.options.nonnegative)
+
+    def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
+        """Per action tensor, per carrier: raw outputs ``(count, batch, channels')`` from the
+        real-valued features ``(batch, *set axes, channels')``."""
+        raise NotImplementedError
+
+    def carriers(self, t: TensorSig) -> tuple[str, ...]:
+        """The vertex type (one-set tensor) or the edge types carrying an action's entries."""
+        if len(t.dims) == 1:
+            return (t.dims[0],)
+        return tuple(et.name for et in self.plan.edge_types if t.name in et.actions)
+
+    def carrier_count(self, t: TensorSig, carrier: str, instance: Instance) -> int:
+        return instance.counts[carrier] if len(t.dims) == 1 else len(instance.edges[carrier])
+
+    def assemble(self, t: TensorSig, raw: dict[str, Tensor], instance: Instance) -> Tensor:
+        """The dense action ``(batch, *set axes, [channels])`` from per-carrier outputs
+        ``(count, batch, channels')``; zeros off the support; complex from [Re, Im]."""
+        batch = next(iter(raw.values())).shape[1]
+        shape = tuple(n for d in t.dims for n in instance.shapes[d])
+        if len(t.dims) == 1:
+            dense = raw[t.dims[0]].transpose(0, 1)
+        else:
+            index = torch.cat([instance.dense_index(self.plan.edge_type(c), t.dims) for c in raw])
+            values = torch.cat(list(raw.values()), dim=0)
+            dense = values.new_zeros(math.prod(shape), batch, values.shape[-1]).index_copy(0, index, values)
+            dense = dense.transpose(0, 1)
+        if t.dtype == "complex":
+            half = dense.shape[-1] // 2
+            dense = torch.complex(dense[..., :half], dense[..., half:])
+        dense = dense.reshape(batch, *shape, dense.shape[-1])
+        return dense.squeeze(-1) if t.channels is None else dense
+
+
+class HetGNN(CompiledModel):
+    """A heterogeneous GNN compiled from a plan under one architecture table (ENGNN §III):
+    per-type embedding (eq. 19–20), L updating layers (eqs. 21, 22, 24 with Zhao's
+    type-based sharing, Prop. 1/2), per-tensor linear read-out (eq. 26), then the constraint
+    projection. Generated classes set ``plan`` and ``architecture`` as class attributes.
+
+    Symmetry breaking (``Axis.broken``): a vertex on a broken axis adds a learned linear map of
+    a code of its index along that axis to its initial state — a sinusoidal code for
+    ``"index"``, a fresh Gaussian code per forward for ``"random"``. This is what makes such
+    vertices distinguishable; the model is then equivariant to G' (broken axes act trivially).
+    """
+
+    architecture: str | None = None
+
+    def __init__(self, plan: Plan | None = None, architecture: str | None = None, *,
+                 sizes: Mapping[str, int] | None = None, preset: str | None = None, **options):
+        plan = plan or type(self).plan
+        super().__init__(plan, sizes, resolve_options(plan, preset, **options))
+        self.architecture = architecture or type(self).architecture
+        arch = self.plan.architecture(self.architecture)
+        self.sharing = Sharing(self.options.sharing, self.options.edge_processors)
+        fixed = self.prepare() if self.sharing.mode == "none" else None
+        widths, shape = self.options.widths, self.options.mlp
+        self._vertex_slots, self._edge_slots = self._slots("vertex"), self._slots("edge")
+        self.vertex_embeddings = nn.ModuleDict({
+            key: Embedding(sum(self.channels(self.plan.tensor(f)) for f in slots), widths.vertex, shape,
+                           _count(fixed, types, "vertex"))
+            for key, (slots, types) in self._vertex_slots.items()})
+        self.edge_embeddings = nn.ModuleDict({
+            key: Embedding(sum(self.channels(self.plan.tensor(f)) for f in slots), widths.edge, shape,
+                           _count(fixed, types, "edge"))
+            for key, (slots, types) in self._edge_slots.items()})
+        self.index_codes = nn.ModuleDict({a.name: nn.Linear(CODE_WIDTH, widths.vertex, bias=False)
+                                          for a in self.plan.axes if a.broken})
+        self.layers = nn.ModuleList(UpdateLayer(self.plan, arch, self.sharing, widths, shape, self.options.pooling,
+                                                fixed) for _ in range(self.options.layers))
+        self.heads = nn.ModuleDict()
+        for t in self.plan.actions:
+            for carrier in self.carriers(t):
+                key = self._head_key(t, carrier)
+                if key not in self.heads:
+                    count = None if fixed is None else self.carrier_count(t, carrier, fixed)
+                    self.heads[key] = linear(self._head_width(t, carrier), self.channels(t), count)
+        self._fixed_sizes = None if fixed is None else fixed.axis_sizes
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _slots(self, kind: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Per vertex (or edge) embedding key: the feature tensors it reads — the union over
+        the types sharing the key, zeros where a type lacks one — and those types."""
+        out: dict[str, tuple[list, list]] = {}
+        items = self.plan.vertex_types if kind == "vertex" else self.plan.edge_types
+        for item in items:
+            key = self.sharing.vertex(item.name) if kind == "vertex" else self.sharing.edge(item)
+            slots, types = out.setdefault(key, ([], []))
+            slots += [f for f in item.features if f not in slots]
+            types.append(item.name)
+        return {k: (tuple(s), tuple(t)) for k, (s, t) in out.items()}
+
+    def _head_key(self, t: TensorSig, carrier: str) -> str:
+        shared = self.sharing.vertex(carrier) if len(t.dims) == 1 else self.sharing.edge(self.plan.edge_type(carrier))
+        return f"{t.name}__on__{shared}"
+
+    def _incident(self, vertex_type: str) -> dict[str, list[str]]:
+        """Edge types incident to a vertex type, grouped by their (shared) edge key."""
+        out: dict[str, list[str]] = {}
+        for et in self.plan.edge_types:
+            if vertex_type in et.sets:
+                out.setdefault(self.sharing.edge(et), []).append(et.name)
+        return out
+
+    def _head_width(self, t: TensorSig, carrier: str) -> int:
+        w = self.options.widths
+        if len(t.dims) == 1:
+            return w.vertex + w.edge * len(self._incident(carrier))
+        return w.edge + 2 * w.vertex
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
+        if self._fixed_sizes is not None and instance.axis_sizes != self._fixed_sizes:
+            raise ValueError(f"sharing='none' gives every vertex and edge its own parameters: this model runs only "
+                             f"at the axis sizes it was built for, {self._fixed_sizes}; got {instance.axis_sizes}")
+        vertices, edges = self.embed(real, instance)
+        for layer in self.layers:
+            vertices, edges = layer(vertices, edges, instance)
+        return {t.name: {c: self.heads[self._head_key(t, c)](self._head_input(t, c, vertices, edges, instance))
+                         for c in self.carriers(t)} for t in self.plan.actions}
+
+    def embed(self, real: dict[str, Tensor], instance: Instance) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Initial states (ENGNN eq. 20): vertex states ``(n, batch, d_v)``, edge states
+        ``(E, batch, d_e)``; broken axes add their index code."""
+        batch = next(iter(real.values())).shape[0]
+        vertices = {}
+        for vt in self.plan.vertex_types:
+            key = self.sharing.vertex(vt.name)
+            slots = self._vertex_slots[key][0]
+            n = instance.counts[vt.name]
+            x = self._slot_input(slots, vt.features, lambda f: real[f].reshape(batch, n, -1).transpose(0, 1), batch, n)
+            vertices[vt.name] = self.vertex_embeddings[key](x) + self._index_code(vt.name, instance, batch)
+        edges = {}
+        for et in self.plan.edge_types:
+            key = self.sharing.edge(et)
+            slots = self._edge_slots[key][0]
+            n = len(instance.edges[et.name])
+            x = self._slot_input(slots, et.features, lambda f: self._edge_feature(real[f], f, et, instance), batch, n)
+            edges[et.name] = self.edge_embeddings[key](x)
+        return vertices, edges
+
+    def _slot_input(self, slots, present, read, batch: int, n: int) -> Tensor:
+        """Concatenated features ``(n, batch, width)`` in slot order, zeros for absent slots."""
+        parts = [read(f) if f in present else torch.zeros(n, batch, self.channels(self.plan.tensor(f)),
+                                                           dtype=self.dtype, device=self._device)
+                 for f in slots]
+        return torch.cat(parts, dim=-1) if parts else torch.zeros(n, batch, 0, dtype=self.dtype, device=self._device)
+
+    def _edge_feature(self, x: Tensor, name: str, et, instance: Instance) -> Tensor:
+        """An edge feature's entries on ``et``'s edges: ``(E, batch, channels')``."""
+        dims = self.plan.tensor(name).dims
+        flat = x.reshape(x.shape[0], -1, x.shape[-1]).transpose(0, 1)
+        return flat.index_select(0, instance.dense_index(et, dims))
+
+    def _index_code(self, vertex_type: str, instance: Instance, batch: int) -> Tensor | float:
+        """Sum over the broken axes of a vertex type's path of ``W_axis · code(index)``."""
+        out: Tensor | float = 0.0
+        path = self.plan.vertex_type(vertex_type).path
+        for depth, axis in enumerate(path):
+            a = self.plan.axis(axis)
+            if not a.broken:
+                continue
+            index = instance.index[vertex_type][:, depth]
+            if a.broken == "random":
+                code = torch.randn(instance.axis_sizes[axis], batch, CODE_WIDTH, dtype=self.dtype,
+                                   device=self._device).index_select(0, index)
+            else:
+                code = sinusoidal_code(index, CODE_WIDTH, self.dtype).unsqueeze(1)
+            out = out + self.index_codes[axis](code)
+        return out
+
+    def _head_input(self, t: TensorSig, carrier: str, vertices, edges, instance: Instance) -> Tensor:
+        """Read-out input: a vertex's state and its pooled incident edge states per edge key;
+        an edge's state and its two endpoints' states."""
+        if len(t.dims) == 1:
+            parts = [vertices[carrier]]
+            for names in self._incident(carrier).values():
+                partials = []
+                for name in names:
+                    view = instance.view(self.plan.edge_type(name), carrier)
+                    partials.append(RowPool(view.take(edges[name]), view, self.options.pooling).per_row())
+                parts.append(finish(merge(partials, self.options.pooling), self.options.pooling))
+            return torch.cat(parts, dim=-1)
+        et, e = self.plan.edge_type(carrier), instance.edges[carrier]
+        return torch.cat([edges[carrier], vertices[et.sets[0]].index_select(0, e.first),
+                          vertices[et.sets[1]].index_select(0, e.second)], dim=-1)
+
+
+class FNN(CompiledModel):
+    """The no-graph baseline: an MLP (``layers`` linear layers of width ``hidden``) from all
+    features, flattened to one real vector, to every action entry on its support; fixed sizes,
+    no equivariance; same contract and projection."""
+
+    OPTIONS = ("hidden", "layers", "activation", "power_budget", "nonnegative", "check_inputs")
+
+    def __init__(self, plan: Plan | None = None, *, sizes: Mapping[str, int] | None = None, **options):
+        plan = plan or type(self).plan
+        unused = sorted(set(options) - set(self.OPTIONS))
+        if unused:
+            raise ValueError(f"option {unused[0]!r} does not apply to the FNN baseline (options: "
+                             f"{', '.join(self.OPTIONS)})")
+        options = resolve_options(plan, **options)
+        super().__init__(plan, sizes, options)
+        self.fixed = self.prepare()
+        width_in = sum(math.prod(self._set_shape(t)) * self.channels(t) for t in self.plan.features)
+        self.splits = [(t.name, c, self.carrier_count(t, c, self.fixed), self.channels(t))
+                       for t in self.plan.actions for c in self.carriers(t)]
+        width_out = sum(n * ch for _, _, n, ch in self.splits)
+        hidden, layers = options.hidden, options.layers
+        shape = MLPShape(layers - 1, hidden, options.activation)
+        self.body = mlp(width_in, hidden, shape) if layers > 1 else nn.Identity()
+        self.out = nn.Linear(hidden if layers > 1 else width_in, width_out)
+
+    def _set_shape(self, t: TensorSig) -> tuple[int, ...]:
+        return tuple(n for d in t.dims for n in self.fixed.shapes[d])
+
+    def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
+        if instance.axis_sizes != self.fixed.axis_sizes:
+            raise ValueError(f"the FNN baseline runs only at the axis sizes it was built for, "
+                             f"{self.fixed.axis_sizes}; got {instance.axis_sizes}")
+        x = torch.cat([real[t.name].flatten(1) for t in self.plan.features], dim=1)
+        y = self.out(self.body(x))
+        out: dict[str, dict[str, Tensor]] = {}
+        start = 0
+        for name, carrier, n, ch in self.splits:
+            out.setdefault(name, {})[carrier] = y[:, start:start + n * ch].reshape(-1, n, ch).transpose(0, 1)
+            start += n * ch
+        return out
+
+
+def sinusoidal_code(index: Tensor, width: int, dtype: torch.dtype) -> Tensor:
+    """``(n, width)`` code of integer indices: ``sin, cos(i / 10000^(2k/width))``."""
+    k = torch.arange(width // 2, dtype=dtype, device=index.device)
+    angles = index.to(dtype)[:, None] / (10000.0 ** (2 * k / width))
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+def _count(fixed: Instance | None, types: tuple[str, ...], kind: str) -> int | None:
+    """Per-instance count of a merged embedding key (sharing='none' keys are single types)."""
+    if fixed is None:
+        return None
+    return fixed.counts[types[0]] if kind == "vertex" else len(fixed.edges[types[0]])

@@ -1,0 +1,74 @@
+"""Optional PyTorch Geometric adapter: one problem instance as a ``HeteroData`` graph.
+
+Node types are the plan's vertex types (``x``: their features as real channels, ``[n, c]``);
+edge types are ``(sets[0], edge type, sets[1])`` with ``edge_index`` ``[2, E]`` (indices within
+each node type) and ``edge_attr`` (the edge features on those pairs, ``[E, c]``), plus the
+reversed ``(sets[1], "rev_" + edge type, sets[0])`` when ``reverse``. torch_geometric is
+imported only by :func:`to_hetero_data`; :func:`hetero_graph` returns the same content as plain
+dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import Tensor
+
+from .instance import Instance
+from .plan import Plan
+
+
+def _real(x: Tensor, channels) -> Tensor:
+    """``(..., c)`` real channels of a feature without its batch axis ([Re, Im] if complex)."""
+    if channels is None:
+        x = x.unsqueeze(-1)
+    return torch.cat([x.real, x.imag], dim=-1) if x.is_complex() else x
+
+
+def hetero_graph(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, reverse: bool = True
+                 ) -> tuple[dict[str, dict[str, Tensor]], dict[tuple[str, str, str], dict[str, Tensor]]]:
+    """(node stores, edge stores) of sample ``sample`` of a batch of features in the model
+    layout; sizes are read from the features' shapes."""
+    sizes = dict(plan.sizes)
+    for t in plan.features:
+        for a, n in zip(plan.tensor_axes(t.name), features[t.name].shape[1:]):
+            if isinstance(plan.axis(a).size, str):
+                sizes[plan.axis(a).size] = n
+    instance = Instance(plan, plan.axis_sizes(sizes))
+    nodes = {}
+    for vt in plan.vertex_types:
+        n = instance.counts[vt.name]
+        parts = [_real(features[f][sample], plan.tensor(f).channels).reshape(n, -1) for f in vt.features]
+        nodes[vt.name] = {"num_nodes": n, **({"x": torch.cat(parts, dim=-1)} if parts else {})}
+    edges = {}
+    for et in plan.edge_types:
+        e = instance.edges[et.name]
+        store = {"edge_index": torch.stack([e.first, e.second])}
+        parts = []
+        for f in et.features:
+            x = _real(features[f][sample], plan.tensor(f).channels)
+            parts.append(x.reshape(-1, x.shape[-1]).index_select(0, instance.dense_index(et, plan.tensor(f).dims)))
+        if parts:
+            store["edge_attr"] = torch.cat(parts, dim=-1)
+        edges[(et.sets[0], et.name, et.sets[1])] = store
+        if reverse and not (et.sets[0] == et.sets[1]):
+            edges[(et.sets[1], f"rev_{et.name}", et.sets[0])] = {**store, "edge_index": store["edge_index"].flip(0)}
+    return nodes, edges
+
+
+def to_hetero_data(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, reverse: bool = True):
+    """The instance as ``torch_geometric.data.HeteroData`` (needs torch_geometric)."""
+    try:
+        from torch_geometric.data import HeteroData
+    except ImportError:
+        raise ImportError("to_hetero_data needs torch_geometric: python -m pip install torch_geometric") from None
+    data = HeteroData()
+    nodes, edges = hetero_graph(plan, features, sample, reverse)
+    for name, store in nodes.items():
+        for key, value in store.items():
+            setattr(data[name], key, value)
+    for name, store in edges.items():
+        for key, value in store.items():
+            setattr(data[name], key, value)
+    return data
