@@ -32,6 +32,7 @@ def _parse_size(text: str) -> tuple[str, int]:
 
 def _compile(args) -> int:
     from .compiler import CertificateFailure, compile_file
+    from .emit import emit_module
     from .report import failure_text, to_json, to_markdown
 
     try:
@@ -45,22 +46,13 @@ def _compile(args) -> int:
     markdown, data = to_markdown(compilation), to_json(compilation)
     files = {Path(args.out) / f"{compilation.spec.name}.md": markdown,
              Path(args.out) / f"{compilation.spec.name}.json": data}
-    files.update(_emitted_modules(compilation, args))
+    files[Path(args.out) / f"{compilation.spec.name}.py"] = emit_module(compilation)
     if not args.no_write:
         write_files(files)
     print(data if args.format == "json" else markdown, end="")
     if not args.no_write and args.format == "text":
         print("\nwrote " + ", ".join(str(p) for p in files))
     return EXIT_OK
-
-
-def _emitted_modules(compilation, args) -> dict[Path, str]:
-    """Generated PyTorch modules, when the emission stage is available."""
-    try:
-        from .emit import emit_module
-    except ImportError:
-        return {}
-    return {Path(args.out) / f"{compilation.spec.name}.py": emit_module(compilation)}
 
 
 def _parse_option(text: str) -> tuple[str, object]:
