@@ -103,7 +103,7 @@ def _train(args) -> int:
         return EXIT_SPEC
     config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
                          model_options=dict(args.model_option or []), train_samples=args.samples,
-                         val_samples=args.val_samples, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                         val_samples=args.val_samples, val_every=args.val_every, epochs=args.epochs, batch=args.batch, lr=args.lr,
                          optimizer=args.optimizer, seed=args.seed, device=args.device,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="option passed to designer.build (e.g. preset=engnn, hidden=64, layers=3, sharing=none)")
     tr.add_argument("--samples", type=int, default=10_000, help="training samples (fixed set)")
     tr.add_argument("--val-samples", type=int, default=1_000)
+    tr.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and after the last)")
     tr.add_argument("--epochs", type=int, default=50)
     tr.add_argument("--batch", type=int, default=256)
     tr.add_argument("--lr", type=float, default=1e-3)

@@ -37,6 +37,7 @@ class TrainConfig:
     model_options: dict = field(default_factory=dict)
     train_samples: int = 10_000
     val_samples: int = 1_000
+    val_every: int = 1  # validate every this many epochs (and after the last)
     epochs: int = 50
     batch: int = 256
     lr: float = 1e-3
@@ -157,7 +158,8 @@ class _Progress:
     def update(self, metrics: dict) -> None:
         if not self.enabled:
             return
-        text = f"train {metrics['train_sum_rate']:.3f}  val {metrics['val_sum_rate']:.3f} bits/s/Hz"
+        val = metrics["val_sum_rate"]
+        text = f"train {metrics['train_sum_rate']:.3f}" + (f"  val {val:.3f}" if val is not None else "") + " bits/s/Hz"
         if self.bar is not None:
             self.bar.set_postfix_str(text)
             self.bar.update(1)
@@ -223,9 +225,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
             optimizer.step()
             total += float(rate.detach().sum())
         model.eval()
+        validate = (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs
         metrics = {"epoch": epoch + 1,
                    "train_sum_rate": _all_sum(total, world, device) / config.train_samples,
-                   "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean()),
+                   "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean())
+                   if validate else None,
                    "seconds": round(time.perf_counter() - began, 3)}
         history.append(metrics)
         if rank == 0:

@@ -99,3 +99,8 @@ def test_ddp_two_cpu_processes(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert load_checkpoint(out)["epoch"] == 2
+
+
+def test_validation_can_be_sparse(tmp_path):
+    history = train(config(tmp_path, epochs=3, val_every=2), progress=False)
+    assert [h["val_sum_rate"] is None for h in history] == [True, False, False]
