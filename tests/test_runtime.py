@@ -348,3 +348,14 @@ def test_docs_tutorial_runs(tmp_path, monkeypatch):
                                                                                         tmp_path))
     short = code.replace("range(20)", "range(1)").replace("2048", "256")
     exec(compile(short, "docs/models.md", "exec"), {})
+
+
+def test_slack_budget_keeps_a_gradient_on_total_power():
+    model = designer.build(spec_path("mcmu_power_allocation"), arch="vertex", hidden=6, layers=1,
+                           power_budget="slack")
+    features = random_features(model.plan, {"M": 2, "K": 3}, batch=4, dtype=torch.float32)
+    p = model(**features)["p"]
+    total = p.sum(-1)
+    assert bool((total < 1).all()) and bool((p >= 0).all())
+    total.sum().backward()  # a total at the budget under scale_if_above would have no gradient
+    assert any(param.grad is not None and param.grad.abs().sum() > 0 for param in model.parameters())

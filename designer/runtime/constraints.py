@@ -12,7 +12,9 @@ size symbols and feature tensors (:func:`designer.runtime.plan.evaluate`).
   non-negative real action *is* a power (entries summed), any other action is an amplitude
   (``|y|²`` summed). ``scale_if_above`` (default) scales a group down to its budget only when
   it exceeds it (``y · min(1, budget / power)``, square-rooted for amplitudes);
-  ``normalise`` always scales it to the budget.
+  ``normalise`` always scales it to the budget. ``slack`` scales by ``budget / (budget + power)``:
+  the group stays strictly inside its budget and, unlike the other two, its total power keeps a
+  gradient (for powers with a sigmoid read-out this is a softmax with one "unused power" slot).
 * ``total_power``: ``||through · y||_F² = value`` per sample (``||y||_F²`` without ``through``),
   the set axes flattened into matrix rows and columns (e.g. ``W_RF (N_t × N_RF)`` times
   ``W_BB (N_RF × K)``).
@@ -31,7 +33,7 @@ from .plan import Constraint, Plan, evaluate
 
 ORDER = ("nonnegative", "constant_modulus", "power_budget", "total_power")
 NONNEGATIVE = {"sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu}
-BUDGET_MODES = ("scale_if_above", "normalise")
+BUDGET_MODES = ("scale_if_above", "normalise", "slack")
 TINY = 1e-12
 
 
@@ -88,7 +90,7 @@ def group_offset(plan: Plan, c: Constraint) -> int:
 
 
 def _power_budget(plan: Plan, c: Constraint, y: Tensor, values: Mapping[str, object], mode: str) -> Tensor:
-    """Scale each ``per`` group of ``y`` to its budget (``scale_if_above`` or ``normalise``)."""
+    """Scale each ``per`` group of ``y`` onto its budget (``scale_if_above``, ``normalise``, ``slack``)."""
     power = is_power(plan, c.tensor)
     entries = y if power else _energy(y)
     start = 1 + group_offset(plan, c)
@@ -97,7 +99,7 @@ def _power_budget(plan: Plan, c: Constraint, y: Tensor, values: Mapping[str, obj
     budget = _value(c, values)
     if isinstance(budget, Tensor):
         budget = budget.to(total.dtype).reshape(total.shape)
-    scale = budget / total.clamp_min(TINY)
+    scale = budget / (budget + total) if mode == "slack" else budget / total.clamp_min(TINY)
     if mode == "scale_if_above":
         scale = scale.clamp(max=1.0)
     return y * (scale if power else scale.sqrt())

@@ -38,7 +38,7 @@ class Options:
     | identity; norm: none | layer; sharing: full | homogeneous | vertex-types | none;
     edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
     and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
-    power_budget: scale_if_above | normalise; nonnegative: sigmoid | softplus | relu;
+    power_budget: scale_if_above | normalise | slack; nonnegative: sigmoid | softplus | relu;
     check_inputs: also reject inputs with nan or inf entries (one reduction per input per call;
     names, shapes and dtypes are always checked).
     """
