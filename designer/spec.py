@@ -22,7 +22,6 @@ Example (MCMU power allocation, Zhao et al. §3-B)::
 
 from __future__ import annotations
 
-import ast
 import keyword
 import re
 from pathlib import Path
@@ -30,6 +29,9 @@ from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+
+from .runtime.plan import expression_names as runtime_expression_names
+from .runtime.plan import parse_expression
 
 MAX_SPEC_BYTES = 256 * 1024
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -63,12 +65,9 @@ def check_name(name: str, what: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Size and value expressions: numbers, size symbols, + - * / **, sqrt(). Parsed with `ast`
-# against a whitelist, never evaluated by Python's eval.
+# Size and value expressions: numbers, size symbols, + - * / **, sqrt(). The runtime's parser
+# (torch-free) is the one grammar: a spec accepts exactly what a model can evaluate.
 # ---------------------------------------------------------------------------------------------
-
-_ALLOWED_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
-
 
 def expression_names(text: str) -> tuple[str, ...]:
     """Parse a value expression (e.g. ``1/sqrt(N_t)``) and return the names it uses.
@@ -76,56 +75,13 @@ def expression_names(text: str) -> tuple[str, ...]:
     Raises ``ValueError`` for anything outside numbers, names, + - * / ** and ``sqrt``.
     """
     try:
-        tree = ast.parse(str(text), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"{text!r} is not an expression") from None
-    names: list[str] = []
-
-    def walk(node: ast.AST) -> None:
-        if isinstance(node, ast.Expression):
-            walk(node.body)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
-            return
-        elif isinstance(node, ast.Name):
-            check_name(node.id, "name")
-            names.append(node.id)
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, _ALLOWED_BINOPS):
-            walk(node.left)
-            walk(node.right)
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            walk(node.operand)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id == "sqrt" and len(node.args) == 1 and not node.keywords:
-            walk(node.args[0])
-        else:
-            raise ValueError(f"{text!r}: only numbers, size symbols, + - * / ** and sqrt() are allowed")
-
-    walk(tree)
-    return tuple(dict.fromkeys(names))
-
-
-def evaluate_expression(text: str, values: dict[str, float]) -> float:
-    """Evaluate a whitelisted expression (see :func:`expression_names`) with the given values."""
-    expression_names(text)
-
-    def ev(node: ast.AST) -> float:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return float(values[node.id])
-        if isinstance(node, ast.UnaryOp):
-            return -ev(node.operand) if isinstance(node.op, ast.USub) else ev(node.operand)
-        if isinstance(node, ast.Call):
-            return ev(node.args[0]) ** 0.5
-        left, right = ev(node.left), ev(node.right)
-        ops = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__,
-               ast.Div: float.__truediv__, ast.Pow: float.__pow__}
-        return ops[type(node.op)](left, right)
-
-    return ev(ast.parse(str(text), mode="eval"))
+        parse_expression(str(text))
+    except ValueError:
+        raise ValueError(f"{text!r}: only numbers, size symbols, + - * / ** and sqrt() are allowed") from None
+    names = runtime_expression_names(str(text))
+    for name in names:
+        check_name(name, "name")
+    return names
 
 
 def _expression_text(value: int | float | str) -> str:
