@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 from .graph import EdgeType, TypedGraph, VertexType, edge_pairs
 
+# The models a spec compiles to: Zhao Prop. 1, Prop. 2, ENGNN (both), and the no-graph baseline.
+ARCHITECTURES = ("vertex", "edge", "vertex_edge", "fnn")
+
 
 @dataclass(frozen=True, order=True)
 class VertexProcessor:

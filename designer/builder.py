@@ -8,11 +8,10 @@ from pathlib import Path
 
 from torch import nn
 
+from .architecture import ARCHITECTURES
 from .compiler import compile_file
 from .emit import plan_from_compilation
 from .runtime.model import FNN, HetGNN
-
-ARCHITECTURES = ("vertex", "edge", "vertex_edge", "fnn")
 
 
 def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int] | None = None,

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from .architecture import ARCHITECTURES
 from .atomic import write_files
 from .spec import SpecError, json_schema, load_spec
 
@@ -145,6 +146,10 @@ def _evaluate(args) -> int:
             size_text = ", ".join(f"{k}={v}" for k, v in r["sizes"].items()) or "scenario defaults"
             print(f"| {size_text} | {r['model_sum_rate']:.3f} | {r['reference_sum_rate']:.3f} | {r['ratio']:.4f} "
                   f"| {r['model_ms_per_sample']:.4f} | {r['reference_ms_per_sample']:.4f} | {r['speedup']:.0f}× |")
+        for r in result["rows"]:
+            for name, alt in r["alternatives"].items():
+                print(f"{name} at {r['sizes']}: {alt['sum_rate']:.3f} bits/s/Hz, {alt['ms_per_sample']:.4f} ms/sample; "
+                      f"model / {name} = {alt['model_ratio']:.4f}")
     return EXIT_OK
 
 
@@ -164,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a compiled model unsupervised (loss = -sum rate)")
     tr.add_argument("spec")
     tr.add_argument("--problem", help="problem name in designer.wireless (default: the spec file's stem)")
-    tr.add_argument("--arch", choices=("vertex", "edge", "vertex_edge"), default="vertex_edge")
+    tr.add_argument("--arch", choices=ARCHITECTURES, default="vertex_edge",
+                    help="vertex (Zhao Prop. 1), edge (Prop. 2), vertex_edge (ENGNN) or fnn (baseline)")
     tr.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N", help="training sizes")
     tr.add_argument("--model-option", action="append", type=_parse_option, metavar="KEY=VALUE",
                     help="option passed to designer.build (e.g. preset=engnn, hidden=64, layers=3, sharing=none)")

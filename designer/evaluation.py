@@ -22,6 +22,12 @@ def _timed(fn, device: str):
     return value, time.perf_counter() - began
 
 
+def _score(problem, solve, features: dict, device: str) -> tuple[float, float]:
+    """(mean sum rate in bits/s/Hz, seconds) of a numerical reference on ``features``."""
+    actions, seconds = _timed(lambda: solve(features), device)
+    return problem.sum_rate(features, actions).mean().item(), seconds
+
+
 def load_model(checkpoint: str, device: str = "cpu"):
     """(model in eval mode on ``device``, its TrainConfig) from a checkpoint file or run directory."""
     state = load_checkpoint(checkpoint)
@@ -33,7 +39,8 @@ def load_model(checkpoint: str, device: str = "cpu"):
 
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
              device: str = "cpu", batch: int = 256) -> dict:
-    """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size."""
+    """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
+    each row also scores the problem's alternative references (``alternatives``)."""
     model, config = load_model(checkpoint, device)
     problem = problem_for(config.problem)
     rows = []
@@ -44,13 +51,17 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
             _, model_seconds = _timed(lambda: [model(**{k: v[i:i + batch] for k, v in features.items()})
                                                for i in range(0, samples, batch)], device)
         rate = batched_sum_rate(model, problem, features, batch).mean().item()
-        actions, reference_seconds = _timed(lambda: reference_for(problem, at)(features), device)
-        reference_rate = problem.sum_rate(features, actions).mean().item()
+        reference_rate, reference_seconds = _score(problem, reference_for(problem, at), features, device)
+        alternatives = {}
+        for name, solve in problem.alternatives.items():
+            alt_rate, alt_seconds = _score(problem, solve, features, device)
+            alternatives[name] = {"sum_rate": alt_rate, "ms_per_sample": 1e3 * alt_seconds / samples,
+                                  "model_ratio": rate / alt_rate}
         rows.append({"sizes": at, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
                      "ratio": rate / reference_rate,
                      "model_ms_per_sample": 1e3 * model_seconds / samples,
                      "reference_ms_per_sample": 1e3 * reference_seconds / samples,
-                     "speedup": reference_seconds / model_seconds})
+                     "speedup": reference_seconds / model_seconds, "alternatives": alternatives})
     return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
             "device": device, "samples": samples, "seed": seed, "rows": rows}
 

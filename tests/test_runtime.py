@@ -14,6 +14,7 @@ import designer
 from designer.compiler import compile_file
 from designer.group import DesiredGroup, Instance
 from designer.runtime import evaluate, parse_expression
+from designer.runtime.model import log_magnitude
 from designer.runtime.pyg import hetero_graph, to_hetero_data
 from designer.testing import random_features, tensor_shape
 from helpers_models import SPECS, load_generated, other_sizes, spec_path, tiny
@@ -40,6 +41,27 @@ def test_mcmu_layout_and_power_budget():
     p = model(H=H)["p"]
     assert p.shape == (4, 2, 3) and (p >= 0).all()
     assert (p.sum(-1) <= 1 + 1e-6).all()
+
+
+def test_log_magnitude_compresses_gains_and_keeps_sign_and_phase():
+    gains = torch.tensor([0.0, 1e-30, 1.0, 1e7], dtype=torch.float64)
+    assert torch.allclose(log_magnitude(gains), torch.log1p(gains), rtol=1e-12, atol=0)
+    assert torch.equal(log_magnitude(-gains), -log_magnitude(gains))
+    h = torch.tensor([3e4 * (0.6 + 0.8j), 0j, -2e-3j], dtype=torch.complex128)
+    out = log_magnitude(h)
+    assert torch.allclose(out.abs(), torch.log1p(h.abs()), rtol=1e-12, atol=0)
+    assert torch.allclose(out[0] / out[0].abs(), h[0] / h[0].abs(), rtol=1e-12)
+    assert torch.allclose(out[2] / out[2].abs(), h[2] / h[2].abs(), rtol=1e-12)
+
+
+def test_input_transform_reaches_the_first_layer():
+    H = 10.0 ** (8 * torch.rand(2, 2, 3, 2, 3, dtype=torch.float64))
+    plain = tiny("mcmu_power_allocation").double()
+    logged = tiny("mcmu_power_allocation", input_transform="log").double()
+    assert torch.allclose(logged(H=H)["p"], plain(H=torch.log1p(H))["p"], rtol=1e-12, atol=1e-14)
+    assert not torch.allclose(logged(H=H)["p"], plain(H=H)["p"])
+    with pytest.raises(ValueError, match="input_transform"):
+        tiny("mcmu_power_allocation", input_transform="sqrt")
 
 
 def test_power_budget_modes_and_budget_tensors():

@@ -133,6 +133,7 @@ def test_transforms_move_matched_support_onto_itself():
     {"pooling": "mean", "activation": "gelu", "mlp_layers": 3},
     {"pooling": "max", "activation": "relu", "edge_processors": "neighbour"},
     {"preset": "engnn", "hidden": 6},
+    {"input_transform": "log", "hidden": 6},
 ])
 def test_options_keep_equivariance(options):
     for spec in ("ibc_power_allocation", "comp_jt"):

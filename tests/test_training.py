@@ -104,3 +104,40 @@ def test_ddp_two_cpu_processes(tmp_path):
 def test_validation_can_be_sparse(tmp_path):
     history = train(config(tmp_path, epochs=3, val_every=2), progress=False)
     assert [h["val_sum_rate"] is None for h in history] == [True, False, False]
+
+
+def _sample_complexity_script():
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "sample_complexity.py"
+    spec = importlib.util.spec_from_file_location("sample_complexity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("target, needed, counts", [(0.0, 2, [2, 2]), (2.0, None, [2, 4, 2, 4])])
+def test_sample_complexity_sweep_stops_at_the_target(tmp_path, target, needed, counts):
+    script = _sample_complexity_script()
+    out = tmp_path / "table.json"
+    argv = [SPEC, "--size", "M=2", "--size", "K=2", "--model", "vertex:hidden=8,layers=1", "--model", "fnn:hidden=8",
+            "--samples", "2,4", "--steps", "2", "--val-samples", "4", "--test-samples", "4",
+            "--target", str(target), "--runs", str(tmp_path / "runs"), "--out", str(out)]
+    assert script.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["samples_needed"] == {"vertex_hidden-8_layers-1": needed, "fnn_hidden-8": needed}
+    assert [r["samples"] for r in result["rows"]] == counts
+    assert all(r["ratio"] == pytest.approx(r["sum_rate"] / r["reference_sum_rate"]) for r in result["rows"])
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("checkpoint.pt")}
+    assert script.main(argv) == 0  # finished runs are resumed, not trained again
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_evaluate_scores_the_alternative_references(tmp_path):
+    spec = str(ROOT / "specs" / "cooperative_beamforming.yaml")
+    train(config(tmp_path, spec=spec, problem="cooperative_beamforming", arch="vertex_edge", sizes={"M": 3, "K": 2},
+                 epochs=1), progress=False)
+    row = evaluate(str(tmp_path / "run"), samples=4)["rows"][0]
+    gp = row["alternatives"]["gradient_projection"]
+    assert gp["sum_rate"] > 0 and gp["ms_per_sample"] > 0
+    assert gp["model_ratio"] == pytest.approx(row["model_sum_rate"] / gp["sum_rate"])

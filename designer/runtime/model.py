@@ -26,6 +26,14 @@ from .layers import (ACTIVATIONS, EDGE_PROCESSORS, POOLINGS, SHARINGS, Embedding
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
+INPUT_TRANSFORMS = ("none", "log")
+
+
+def log_magnitude(x: Tensor) -> Tensor:
+    """``x · log(1 + |x|) / |x|`` entrywise (0 at 0): the magnitude on a log scale, the sign of
+    a real entry or the phase of a complex one kept; ``log(1 + x)`` for non-negative gains."""
+    magnitude = x.abs()
+    return x * (torch.log1p(magnitude) / magnitude.clamp_min(torch.finfo(magnitude.dtype).tiny))
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class Options:
     edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
     and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
     power_budget: scale_if_above | normalise | slack; nonnegative: sigmoid | softplus | relu;
+    input_transform: none | log (every feature entry x ↦ x·log(1+|x|)/|x|, see
+    :func:`log_magnitude`: channel gains spanning many orders of magnitude reach the first layer
+    on a log scale, sign and phase kept; elementwise, so the symmetry is untouched);
     check_inputs: also reject inputs with nan or inf entries (one reduction per input per call;
     names, shapes and dtypes are always checked).
     """
@@ -56,6 +67,7 @@ class Options:
     edge_processors: str = "key"
     power_budget: str = "scale_if_above"
     nonnegative: str = "sigmoid"
+    input_transform: str = "none"
     check_inputs: bool = True
 
     @property
@@ -80,7 +92,8 @@ ENGNN_PROBLEMS = {
 }
 CHOICES = {"pooling": POOLINGS, "activation": tuple(ACTIVATIONS), "norm": ("none", "layer"), "sharing": SHARINGS,
            "edge_processors": EDGE_PROCESSORS,
-           "power_budget": constraints.BUDGET_MODES, "nonnegative": tuple(constraints.NONNEGATIVE)}
+           "power_budget": constraints.BUDGET_MODES, "nonnegative": tuple(constraints.NONNEGATIVE),
+           "input_transform": INPUT_TRANSFORMS}
 
 
 def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
@@ -211,7 +224,9 @@ class CompiledModel(nn.Module):
 
     def real(self, x: Tensor, t: TensorSig) -> Tensor:
         """A feature as real channels ``(batch, *set axes, channels')`` in the model's dtype
-        (ENGNN eq. 19: complex → [Re, Im])."""
+        (ENGNN eq. 19: complex → [Re, Im]), after the ``input_transform`` option."""
+        if self.options.input_transform == "log":
+            x = log_magnitude(x)
         if t.channels is None:
             x = x.unsqueeze(-1)
         if x.is_complex():

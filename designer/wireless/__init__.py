@@ -15,7 +15,7 @@ and the standard library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from torch import Tensor
@@ -74,7 +74,8 @@ class Problem:
     ``sample(batch, *, generator=None, seed=None, device=None, dtype=torch.float32, **sizes)``
     returns the feature dict; ``sum_rate(features, actions)`` the per-sample sum rate
     ``(batch,)`` in bits/s/Hz; ``reference(features)`` the numerical reference's action dict.
-    ``features`` / ``actions`` list the dict keys; ``source`` cites the formulation.
+    ``features`` / ``actions`` list the dict keys; ``source`` cites the formulation;
+    ``alternatives`` names further references the papers compare with (same signature).
     """
 
     name: str
@@ -84,6 +85,7 @@ class Problem:
     features: tuple[str, ...]
     actions: tuple[str, ...]
     source: str
+    alternatives: Mapping[str, Callable[[Features], dict[str, Tensor]]] = field(default_factory=dict)
 
 
 _PROBLEM_LIST = [
@@ -103,13 +105,15 @@ _PROBLEM_LIST = [
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
             wmmse_cooperative_beamforming, ("p_max", "sigma", "H"), ("V",),
-            "ENGNN eqs. (13)-(16); references WMMSE and gradient projection"),
+            "ENGNN eqs. (13)-(16); references WMMSE and gradient projection",
+            {"gradient_projection": gradient_projection_cooperative_beamforming}),
     Problem("d2d_link_scheduling", sample_d2d_link_scheduling, sum_rate_d2d_link_scheduling,
             wmmse_d2d_link_scheduling, ("H",), ("rho",), "Zhao, Yang, Liu §2-A; reference scalar WMMSE"),
     Problem("comp_jt", sample_comp_jt, sum_rate_comp_jt, mrt_comp_jt, ("h",), ("v",),
             "Zhao, Yang, Liu §2-A; reference per-BS MRT (optimal)"),
     Problem("mu_miso_precoding", sample_mu_miso_precoding, sum_rate_mu_miso_precoding,
-            wmmse_mu_miso_precoding, ("H",), ("V",), "Zhao, Yang, Liu §2-A; reference WMMSE (ZF/RZF also given)"),
+            wmmse_mu_miso_precoding, ("H",), ("V",), "Zhao, Yang, Liu §2-A; reference WMMSE",
+            {"zf": zf_mu_miso_precoding, "rzf": rzf_mu_miso_precoding}),
 ]
 
 PROBLEMS: dict[str, Problem] = {p.name: p for p in _PROBLEM_LIST}
