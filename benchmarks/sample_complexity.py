@@ -24,7 +24,6 @@ import json
 import math
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -57,9 +56,8 @@ def run_one(args, arch: str, options: dict, n: int) -> dict:
                          train_samples=n, val_samples=args.val_samples, val_every=epochs, epochs=epochs,
                          batch=batch, lr=args.lr, seed=args.seed,
                          out=str(Path(args.runs) / f"{slug(arch, options)}_n{n}"))
-    began = time.perf_counter()
-    train(config, resume=True, progress=False)
-    seconds = time.perf_counter() - began
+    history = train(config, resume=True, progress=False)
+    seconds = sum(epoch["seconds"] for epoch in history)  # of the whole run, resumed or not
     row = evaluate(config.out, samples=args.test_samples)["rows"][0]
     return {"model": slug(arch, options), "arch": arch, "options": config.model_options, "samples": n,
             "epochs": epochs, "batch": batch, "train_seconds": round(seconds, 1), "sum_rate": row["model_sum_rate"],

@@ -62,6 +62,19 @@ def test_input_transform_reaches_the_first_layer():
     assert not torch.allclose(logged(H=H)["p"], plain(H=H)["p"])
     with pytest.raises(ValueError, match="input_transform"):
         tiny("mcmu_power_allocation", input_transform="sqrt")
+    fnn = designer.build(spec_path("mcmu_power_allocation"), arch="fnn", hidden=8, input_transform="log").double()
+    assert torch.isfinite(fnn(H=10.0 ** (8 * torch.rand(2, 3, 3, 3, 3, dtype=torch.float64)))["p"]).all()
+
+
+@pytest.mark.parametrize("model", [tiny("ibc_power_allocation"),
+                                   designer.build(spec_path("ibc_power_allocation"), arch="fnn", hidden=8)])
+def test_nonnegative_matched_actions_spend_no_budget_off_their_support(model):
+    # P (batch, B, Q, B, Q) lives on the direct links only
+    P = model(**random_features(model.plan, model.sizes, batch=3, dtype=torch.float32))["P"]
+    B, Q = model.sizes["B"], model.sizes["Q"]
+    direct = torch.eye(B * Q, dtype=torch.bool).reshape(B, Q, B, Q)
+    assert (P[:, ~direct] == 0).all() and (P[:, direct] > 0).all()
+    assert (P.sum(dim=(2, 3, 4)) <= 1 + 1e-6).all()
 
 
 def test_power_budget_modes_and_budget_tensors():

@@ -6,7 +6,8 @@ total_power, so that a ``total_power`` ``through`` another action sees that acti
 Tensors are in the model layout ``(batch, *set axes, [channels])``; values are expressions over
 size symbols and feature tensors (:func:`designer.runtime.plan.evaluate`).
 
-* ``nonnegative``: ``sigmoid`` (default), ``softplus`` or ``relu`` of the read-out.
+* ``nonnegative``: ``sigmoid`` (default), ``softplus`` or ``relu`` of the read-out, kept at
+  zero off a ``support: matched`` action's support (so no budget is spent there).
 * ``constant_modulus``: ``y / |y| · modulus`` entry-wise.
 * ``power_budget``: the power of each element of ``per`` is summed over its group; a
   non-negative real action *is* a power (entries summed), any other action is an amplitude
@@ -51,13 +52,14 @@ def check_constraints(plan: Plan) -> None:
 
 
 def project(plan: Plan, actions: dict[str, Tensor], values: Mapping[str, object], budget_mode: str,
-            nonnegative: str) -> dict[str, Tensor]:
-    """Actions projected onto every constraint (see the module docstring)."""
+            nonnegative: str, supports: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
+    """Actions projected onto every constraint (see the module docstring). ``supports``: per
+    action with a restricted support, its boolean mask over the set axes ``(*set axes)``."""
     out = dict(actions)
     for c in sorted(plan.constraints, key=lambda c: ORDER.index(c.kind)):
         y = out[c.tensor]
         if c.kind == "nonnegative":
-            out[c.tensor] = NONNEGATIVE[nonnegative](y)
+            out[c.tensor] = _on_support(NONNEGATIVE[nonnegative](y), (supports or {}).get(c.tensor))
         elif c.kind == "constant_modulus":
             out[c.tensor] = y / y.abs().clamp_min(TINY) * _value(c, values)
         elif c.kind == "power_budget":
@@ -65,6 +67,13 @@ def project(plan: Plan, actions: dict[str, Tensor], values: Mapping[str, object]
         else:
             out[c.tensor] = _total_power(plan, c, y, out, values)
     return out
+
+
+def _on_support(y: Tensor, mask: Tensor | None) -> Tensor:
+    """``y`` ``(batch, *set axes, [channels])`` with the entries outside ``mask`` set to zero."""
+    if mask is None:
+        return y
+    return y * mask.reshape(mask.shape + (1,) * (y.dim() - 1 - mask.dim())).to(y.dtype)
 
 
 def _value(c: Constraint, values: Mapping[str, object]):

@@ -254,8 +254,10 @@ class CompiledModel(nn.Module):
         real = {t.name: self.real(features[t.name], t) for t in self.plan.features}
         raw = self.readout(real, instance)
         actions = {t.name: self.assemble(t, raw[t.name], instance) for t in self.plan.actions}
+        supports = {t.name: self.support(t, instance) for t in self.plan.actions if t.support != "all"}
         values = {**bound, **features}
-        return constraints.project(self.plan, actions, values, self.options.power_budget, self.options.nonnegative)
+        return constraints.project(self.plan, actions, values, self.options.power_budget, self.options.nonnegative,
+                                   supports)
 
     def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
         """Per action tensor, per carrier: raw outputs ``(count, batch, channels')`` from the
@@ -270,6 +272,14 @@ class CompiledModel(nn.Module):
 
     def carrier_count(self, t: TensorSig, carrier: str, instance: Instance) -> int:
         return instance.counts[carrier] if len(t.dims) == 1 else len(instance.edges[carrier])
+
+    def support(self, t: TensorSig, instance: Instance) -> Tensor:
+        """Boolean mask ``(*set axes)`` of the entries of a two-set action its carriers cover
+        (``support: matched``: the related pairs); the projection keeps the rest at zero."""
+        shape = tuple(n for d in t.dims for n in instance.shapes[d])
+        index = torch.cat([instance.dense_index(self.plan.edge_type(c), t.dims) for c in self.carriers(t)])
+        mask = torch.zeros(math.prod(shape), dtype=torch.bool, device=index.device)
+        return mask.index_fill(0, index, True).reshape(shape)
 
     def assemble(self, t: TensorSig, raw: dict[str, Tensor], instance: Instance) -> Tensor:
         """The dense action ``(batch, *set axes, [channels])`` from per-carrier outputs
@@ -451,7 +461,7 @@ class FNN(CompiledModel):
     features, flattened to one real vector, to every action entry on its support; fixed sizes,
     no equivariance; same contract and projection."""
 
-    OPTIONS = ("hidden", "layers", "activation", "power_budget", "nonnegative", "check_inputs")
+    OPTIONS = ("hidden", "layers", "activation", "power_budget", "nonnegative", "input_transform", "check_inputs")
 
     def __init__(self, plan: Plan | None = None, *, sizes: Mapping[str, int] | None = None, **options):
         plan = plan or type(self).plan
