@@ -1,5 +1,5 @@
-"""Building blocks of the compiled GNNs: MLPs, processors, commutative pooling (with the
-exclude-the-edge-itself variant of ENGNN eq. 24) and one update layer (Zhao Prop. 1/2).
+"""Building blocks of the compiled GNNs: MLPs, processors and one update layer (Zhao Prop. 1/2);
+the pooling is in :mod:`designer.runtime.pooling`.
 
 Shapes are instance-major: vertex states of a type are ``(n, batch, d)`` (vertices in row-major
 order of their index tuples), edge states of a type are ``(E, batch, d)`` (edges first-endpoint
@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .instance import Instance, View
 from .plan import Architecture, EdgeType, Plan
+from .pooling import Partial, Pool, RowPool
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "identity": nn.Identity}
 INPLACE = (nn.ReLU, nn.SiLU)
-POOLINGS = ("sum", "mean", "max")
 
 
 class InstanceLinear(nn.Module):
@@ -111,8 +112,8 @@ class Embedding(nn.Module):
 
 
 class PairMLP(nn.Module):
-    """An MLP on the concatenation (a, b) with its first layer split, ``W_a a + W_b b + bias``:
-    no concatenated copy is made, and ``b`` may be added by broadcasting or gathering.
+    """An MLP on the concatenation (a, b) with its first layer split, ``W_a a + W_b b + bias``,
+    so that ``b`` may be added by broadcasting or gathering (see :class:`Processor`).
 
     As a combiner (ENGNN MLP_2, MLP_4, MLP_7; Zhao's CB) it maps (own state, pooled messages)
     ``(n, batch, d) × (n, batch, d) → (n, batch, out)``.
@@ -128,7 +129,16 @@ class PairMLP(nn.Module):
         self.rest = mlp(first, out, shape.rest(), instances) if shape.depth > 1 else nn.Sequential()
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        return self.finish(self.a_in(a) + self.b_in(b), a.shape[:-1])
+        return self.finish(self.first(a, b), a.shape[:-1])
+
+    def first(self, a: Tensor, b: Tensor) -> Tensor:
+        """The first layer ``W_a a + W_b b + bias`` of ``a (*lead, d_a)`` and ``b (*lead, d_b)``:
+        ``(rows, width)``, the GEMM of ``W_b b`` adding onto ``W_a a + bias`` (per-instance
+        parameters: ``(*lead, width)``)."""
+        if self.per_instance:
+            return self.a_in(a) + self.b_in(b)
+        first = self.a_in(a.reshape(-1, a.shape[-1]))
+        return torch.addmm(first, b.reshape(-1, b.shape[-1]), self.b_in.weight.t())
 
     def finish(self, first: Tensor, lead: tuple[int, ...]) -> Tensor:
         """The first layer's activation (in place on ``first``, a fresh tensor) and the layers
@@ -150,115 +160,13 @@ class Processor(PairMLP):
         if self.per_instance:
             index = view.other if gather else torch.arange(view.rows, device=edges.device).repeat_interleave(view.count)
             return self(edges, vertices.index_select(0, index))
+        if gather:  # W_v h_v + bias per vertex, gathered; the GEMM of W_e h_e adds onto it
+            v = F.linear(vertices, self.b_in.weight, self.a_in.bias).index_select(0, view.other)
+            first = torch.addmm(v.view(-1, v.shape[-1]), edges.reshape(-1, edges.shape[-1]), self.a_in.weight.t())
+            return self.finish(first, edges.shape[:-1])
         e, v = self.a_in(edges), self.b_in(vertices)
-        if gather:
-            return self.finish(e + v.index_select(0, view.other), edges.shape[:-1])
         _, b, w = e.shape
         return self.finish(e.view(view.rows, view.count, b, w) + v.unsqueeze(1), edges.shape[:-1])
-
-
-# ---------------------------------------------------------------------------------------------
-# Commutative pooling (Prop. 1/2, C3). A Partial is an un-normalised pool (a sum or a max over
-# `count` messages) so that pools of several processors can merge before normalisation.
-# ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Partial:
-    """A pool of ``count`` messages per target: their sum (sum/mean) or maximum (max)."""
-
-    value: Tensor
-    count: int
-
-
-class RowPool:
-    """Messages ``(rows·count, batch, w)`` in a view's order, pooled per row (per shared
-    vertex) once, then read per target vertex or, without the target edge itself, per target
-    edge (ENGNN eq. 24's ``k_1 ≠ k``). No quadratic work: sum − self; for max, the row's top
-    two (the second when the maximum is the excluded message)."""
-
-    def __init__(self, messages: Tensor, view: View, mode: str, excluding: bool = False):
-        """``excluding``: some reader will exclude its own edge (then, for max, the row maxima
-        come from the top two instead of a separate pass)."""
-        self.messages, self.view, self.mode, self.excluding = messages, view, mode, excluding
-        self._cache: dict[str, object] = {}
-
-    def _rows(self) -> Tensor:
-        _, b, w = self.messages.shape
-        return self.messages.view(self.view.rows, self.view.count, b, w)
-
-    def _total(self) -> Tensor:
-        if "total" not in self._cache:
-            rows = self._rows()
-            if self.mode != "max":
-                self._cache["total"] = rows.sum(dim=1)
-            elif self.excluding and self.view.count >= 2:
-                self._cache["total"] = self._top2()[0][:, 0]
-            else:  # max(dim).values: its backward scatters to the argmax (amax's spreads over ties)
-                self._cache["total"] = rows.max(dim=1).values
-        return self._cache["total"]
-
-    def _top2(self) -> tuple[Tensor, Tensor]:
-        if "top2" not in self._cache:
-            self._cache["top2"] = self._rows().topk(2, dim=1)
-        return self._cache["top2"]
-
-    def per_row(self) -> Partial:
-        """The pool of every row ``(rows, batch, w)``."""
-        if self.view.count == 0:
-            return Partial(self.messages.new_zeros(self.view.rows, *self.messages.shape[1:]), 0)
-        return Partial(self._total(), self.view.count)
-
-    def per_edge(self, row: Tensor, self_position: Tensor | None) -> Partial:
-        """For target edges with shared vertex ``row``: the row's pool without the message at
-        ``self_position`` (None: nothing to exclude) → ``(E_t, batch, w)``."""
-        count = self.view.count - (self_position is not None)
-        if count <= 0:
-            return Partial(self.messages.new_zeros(len(row), *self.messages.shape[1:]), 0)
-        if self_position is None:
-            return Partial(self._total().index_select(0, row), count)
-        if self.mode != "max":
-            return Partial(self._total().index_select(0, row) - self.messages.index_select(0, self_position), count)
-        top, arg = self._top2()
-        column = (self_position - row * self.view.count).view(-1, 1, 1)
-        first, second = top[:, 0].index_select(0, row), top[:, 1].index_select(0, row)
-        return Partial(torch.where(arg[:, 0].index_select(0, row) == column, second, first), count)
-
-
-def merge(partials: list[Partial], mode: str) -> Partial:
-    """One pool over the union of the partials' messages."""
-    present = [p for p in partials if p.count] or partials[:1]
-    value = present[0].value
-    for p in present[1:]:
-        value = torch.maximum(value, p.value) if mode == "max" else value + p.value
-    return Partial(value, sum(p.count for p in present))
-
-
-def finish(partial: Partial, mode: str) -> Tensor:
-    """The pooled message: sum, mean (sum / count) or max; zeros for an empty pool."""
-    if partial.count == 0:
-        return torch.zeros_like(partial.value)
-    return partial.value / partial.count if mode == "mean" else partial.value
-
-
-class Pool(nn.Module):
-    """The pooler of a target type (Prop. 1/2, C2–C3); parameter-free, named for the tables."""
-
-    def __init__(self, mode: str):
-        super().__init__()
-        if mode not in POOLINGS:
-            raise ValueError(f"pooling {mode!r}: choose one of {', '.join(POOLINGS)}")
-        self.mode = mode
-
-    def forward(self, groups: dict[str, list[Partial]]) -> Tensor:
-        """Pool per processor key (partials of one key merge first), then sum over the keys."""
-        total = None
-        for parts in groups.values():
-            pooled = finish(merge(parts, self.mode), self.mode)
-            total = pooled if total is None else total + pooled
-        return total
-
-    def extra_repr(self) -> str:
-        return self.mode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,14 +247,10 @@ class UpdateLayer(nn.Module):
             if name not in self.vertex_processors:
                 self.vertex_processors[name] = Processor(e, v, v, shape, counts.edges(key[2]))
         self.edge_processors = nn.ModuleDict()
-        # (module, neighbour, through) → does some key reading those messages exclude its own edge?
-        self._excluding: dict[tuple[str, str, str], bool] = {}
         for key in arch.edge_processors:
             name = sharing.edge_processor(plan, key)
             if name not in self.edge_processors:
                 self.edge_processors[name] = Processor(e, v, e, shape, counts.edges(key[2]))
-            reads = (name, key[2], key[1])
-            self._excluding[reads] = self._excluding.get(reads, False) or key[0] == key[2]
         targets = [sharing.vertex(t) for t in arch.vertex_targets] + [sharing.edge(plan.edge_type(t))
                                                                       for t in arch.edge_targets]
         self.poolers = nn.ModuleDict({name: Pool(pooling) for name in dict.fromkeys(targets)})
@@ -399,10 +303,11 @@ class UpdateLayer(nn.Module):
             if (name, neighbour, through) not in pools:
                 messages = self.edge_processors[name].messages(taken(neighbour, view), vertices[through], view,
                                                               gather=False)
-                pools[name, neighbour, through] = RowPool(messages, view, self.pooling,
-                                                          excluding=self._excluding[name, neighbour, through])
-            for row, self_position in _sides(instance, et, through, nt):
-                out[target].setdefault(name, []).append(pools[name, neighbour, through].per_edge(row, self_position))
+                pools[name, neighbour, through] = RowPool(messages, view, self.pooling)
+            pool = pools[name, neighbour, through]
+            for row, own in _sides(instance, et, through):
+                read = pool.excluding_self(own) if neighbour == target else pool.at(row)
+                out[target].setdefault(name, []).append(read)
         return out
 
 
@@ -424,19 +329,16 @@ def _pooled(states: Tensor, pool: Pool, groups: dict[str, list[Partial]]) -> Ten
     return pool(groups) if groups else torch.zeros_like(states)
 
 
-def _sides(instance: Instance, et: EdgeType, through: str, neighbour: EdgeType):
-    """For each endpoint of the target type ``et`` of vertex type ``through``: the endpoint of
-    every target edge (its row in the neighbour view) and, when the neighbours are edges of
-    ``et`` itself, the target edge's own position in that view (to exclude it)."""
+def _sides(instance: Instance, et: EdgeType, through: str):
+    """For each endpoint of the edge type ``et`` of vertex type ``through``: that endpoint of
+    every edge of ``et`` (its row in a view through ``through``) and, in the view of ``et``
+    itself through it, the position of the edge's own message (None: the edges' own order)."""
     e = instance.edges[et.name]
-    same = neighbour.name == et.name
     if et.sets[0] == through:
-        yield e.first, (torch.arange(len(e), device=e.first.device) if same else None)
+        yield e.first, None
     if et.sets[1] == through and not et.is_loop:
-        if et.sets[0] != through:
-            yield e.second, (e.ends[1].rank if same else None)
-        else:
-            yield e.second, (e.reverse if same else None)
+        # a same-set type is viewed through its first endpoint: the edge (u, v) at v is (v, u) there
+        yield e.second, (e.ends[1].rank if et.sets[0] != through else e.reverse)
 
 
 class _Counts:

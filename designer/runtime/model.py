@@ -21,8 +21,9 @@ from torch import Tensor, nn
 
 from . import constraints
 from .instance import Instance
-from .layers import (ACTIVATIONS, EDGE_PROCESSORS, POOLINGS, SHARINGS, Embedding, MLPShape, RowPool, Sharing,
-                     UpdateLayer, Widths, finish, linear, merge, mlp)
+from .layers import (ACTIVATIONS, EDGE_PROCESSORS, SHARINGS, Embedding, MLPShape, Sharing, UpdateLayer, Widths, linear,
+                     mlp)
+from .pooling import POOLINGS, RowPool, finish, merge
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
