@@ -14,7 +14,7 @@ import designer
 from designer.compiler import compile_file
 from designer.group import DesiredGroup, Instance
 from designer.runtime import evaluate, parse_expression
-from designer.runtime.model import log_magnitude
+from designer.runtime.model import HetGNN, log_magnitude
 from designer.runtime.pyg import hetero_graph, to_hetero_data
 from designer.testing import random_features, tensor_shape
 from helpers_models import SPECS, load_generated, other_sizes, spec_path, tiny
@@ -193,6 +193,27 @@ def test_one_module_per_key_of_the_architecture_tables():
     layer = tiny("mcmu_power_allocation", "edge", layers=1, edge_processors="neighbour").layers[0]
     assert sorted(layer.edge_processors) == sorted(f"{e}__through__{v}" for v in ("AN", "UE") for e in
                                                    ("AN_UE_same_pair", "AN_UE_diff_pair", "AN_UE_diff_cell"))
+
+
+@pytest.mark.parametrize("spec", ["mcmu_power_allocation", "ic_beamforming_edge", "hybrid_precoding"])
+def test_last_layer_updates_only_what_the_heads_read_without_changing_outputs(spec, monkeypatch):
+    """The last layer skips the types no head reads: outputs and gradients equal a model whose
+    last layer updates every type."""
+    features = random_features(tiny(spec).plan, tiny(spec).plan.sizes, generator=torch.Generator().manual_seed(0))
+    runs = []
+    for pruned in (True, False):
+        if not pruned:
+            monkeypatch.setattr(HetGNN, "_read_by_heads", lambda self: None)
+        model = tiny(spec, pooling="max").double()
+        out = model(**features)
+        sum(v.abs().sum() for v in out.values()).backward()
+        runs.append((out, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (pruned_out, pruned_grads), (full_out, full_grads) = runs
+    assert model._read_by_heads() is None and pruned_grads.keys() <= full_grads.keys()
+    for name in full_out:
+        assert torch.allclose(pruned_out[name], full_out[name], rtol=0, atol=1e-12)
+    for name, grad in full_grads.items():
+        assert torch.allclose(pruned_grads.get(name, torch.zeros_like(grad)), grad, rtol=0, atol=1e-12), name
 
 
 def test_baseline_sharing_variants_collapse_the_keys():

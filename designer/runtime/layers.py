@@ -1,5 +1,5 @@
-"""Building blocks of the compiled GNNs: MLPs, processors, commutative pooling (with the
-exclude-the-edge-itself variant of ENGNN eq. 24) and one update layer (Zhao Prop. 1/2).
+"""Building blocks of the compiled GNNs: MLPs, processors and one update layer (Zhao Prop. 1/2);
+the pooling is in :mod:`designer.runtime.pooling`.
 
 Shapes are instance-major: vertex states of a type are ``(n, batch, d)`` (vertices in row-major
 order of their index tuples), edge states of a type are ``(E, batch, d)`` (edges first-endpoint
@@ -17,10 +17,11 @@ from torch import Tensor, nn
 
 from .instance import Instance, View
 from .plan import Architecture, EdgeType, Plan
+from .pooling import Partial, Pool, RowPool
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "identity": nn.Identity}
 INPLACE = (nn.ReLU, nn.SiLU)
-POOLINGS = ("sum", "mean", "max")
+GEMM_ROWS = 2**17  # rows per GEMM of a weight gradient (see _weight_grad)
 
 
 class InstanceLinear(nn.Module):
@@ -44,10 +45,62 @@ class InstanceLinear(nn.Module):
         return out if self.bias is None else out + self.bias.unsqueeze(1)
 
 
+class Affine(torch.autograd.Function):
+    """``c + x Wᵀ`` for rows ``x (n, in)`` and ``weight (out, in)``; ``c`` is a bias ``(out,)``,
+    a matrix ``(n, out)`` (the GEMM adds onto it) or None → ``(n, out)``.
+
+    The same arithmetic as ``torch.addmm(c, x, weight.t())``, with both GEMMs' right operands
+    contiguous: ``x Wᵀ`` with ``Wᵀ`` copied (it is small), and ``∂x = g W``. CPU BLAS runs
+    narrow GEMMs (8 channels) about 1.4× slower with a transposed right operand, and autograd
+    of ``x @ Wᵀ.contiguous()`` would transpose it again for ``∂x``: hence the backward here.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, c: Tensor | None) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.c_dim = None if c is None else c.dim()
+        transposed = weight.t().contiguous()
+        return x.mm(transposed) if c is None else torch.addmm(c, x, transposed)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        x, weight = ctx.saved_tensors
+        needs_x, needs_weight, needs_c = ctx.needs_input_grad
+        grad_x = grad.mm(weight) if needs_x else None
+        grad_weight = _weight_grad(grad, x) if needs_weight else None
+        grad_c = (grad.sum(0) if ctx.c_dim == 1 else grad) if needs_c else None
+        return grad_x, grad_weight, grad_c
+
+
+def _weight_grad(grad: Tensor, x: Tensor) -> Tensor:
+    """``gradᵀ x`` summed over blocks of :data:`GEMM_ROWS` rows: MKL runs one GEMM over millions
+    of rows of a few channels about 1.7× slower than the same sum in blocks (ENGNN-E at K = 100
+    has 2.5 million rows of 8 channels per edge type); up to a block it is one GEMM."""
+    out = None
+    for g, rows in zip(grad.split(GEMM_ROWS), x.split(GEMM_ROWS)):
+        out = g.t().mm(rows) if out is None else out.addmm_(g.t(), rows)
+    return out
+
+
+def affine(x: Tensor, weight: Tensor, c: Tensor | None = None) -> Tensor:
+    """:class:`Affine` of ``x (*lead, in)`` → ``(rows, out)``, rows = prod(lead)."""
+    return Affine.apply(x.reshape(-1, x.shape[-1]), weight, c)
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters) computed by :func:`affine`: ``(*lead, in) → (*lead, out)``.
+    Rows ``(n, in)`` give the GEMM's output itself, not a view: an in-place activation after it
+    then needs no copy in the backward."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = affine(x, self.weight, self.bias)
+        return out if x.dim() == 2 else out.view(*x.shape[:-1], self.out_features)
+
+
 def linear(in_features: int, out_features: int, instances: int | None = None, bias: bool = True) -> nn.Module:
-    """``nn.Linear``, or :class:`InstanceLinear` when ``instances`` is given (no sharing)."""
+    """:class:`Linear`, or :class:`InstanceLinear` when ``instances`` is given (no sharing)."""
     if instances is None:
-        return nn.Linear(in_features, out_features, bias=bias)
+        return Linear(in_features, out_features, bias=bias)
     return InstanceLinear(instances, in_features, out_features, bias=bias)
 
 
@@ -111,8 +164,8 @@ class Embedding(nn.Module):
 
 
 class PairMLP(nn.Module):
-    """An MLP on the concatenation (a, b) with its first layer split, ``W_a a + W_b b + bias``:
-    no concatenated copy is made, and ``b`` may be added by broadcasting or gathering.
+    """An MLP on the concatenation (a, b) with its first layer split, ``W_a a + W_b b + bias``,
+    so that ``b`` may be added by broadcasting or gathering (see :class:`Processor`).
 
     As a combiner (ENGNN MLP_2, MLP_4, MLP_7; Zhao's CB) it maps (own state, pooled messages)
     ``(n, batch, d) × (n, batch, d) → (n, batch, out)``.
@@ -128,7 +181,15 @@ class PairMLP(nn.Module):
         self.rest = mlp(first, out, shape.rest(), instances) if shape.depth > 1 else nn.Sequential()
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        return self.finish(self.a_in(a) + self.b_in(b), a.shape[:-1])
+        return self.finish(self.first(a, b), a.shape[:-1])
+
+    def first(self, a: Tensor, b: Tensor) -> Tensor:
+        """The first layer ``W_a a + W_b b + bias`` of ``a (*lead, d_a)`` and ``b (*lead, d_b)``:
+        ``(rows, width)``, the GEMM of ``W_b b`` adding onto ``W_a a + bias`` (per-instance
+        parameters: ``(*lead, width)``)."""
+        if self.per_instance:
+            return self.a_in(a) + self.b_in(b)
+        return affine(b, self.b_in.weight, affine(a, self.a_in.weight, self.a_in.bias))
 
     def finish(self, first: Tensor, lead: tuple[int, ...]) -> Tensor:
         """The first layer's activation (in place on ``first``, a fresh tensor) and the layers
@@ -150,115 +211,13 @@ class Processor(PairMLP):
         if self.per_instance:
             index = view.other if gather else torch.arange(view.rows, device=edges.device).repeat_interleave(view.count)
             return self(edges, vertices.index_select(0, index))
+        if gather:  # W_v h_v + bias per vertex, gathered; the GEMM of W_e h_e adds onto it
+            v = affine(vertices, self.b_in.weight, self.a_in.bias).view(*vertices.shape[:-1], -1)
+            first = affine(edges, self.a_in.weight, v.index_select(0, view.other).view(-1, v.shape[-1]))
+            return self.finish(first, edges.shape[:-1])
         e, v = self.a_in(edges), self.b_in(vertices)
-        if gather:
-            return self.finish(e + v.index_select(0, view.other), edges.shape[:-1])
         _, b, w = e.shape
         return self.finish(e.view(view.rows, view.count, b, w) + v.unsqueeze(1), edges.shape[:-1])
-
-
-# ---------------------------------------------------------------------------------------------
-# Commutative pooling (Prop. 1/2, C3). A Partial is an un-normalised pool (a sum or a max over
-# `count` messages) so that pools of several processors can merge before normalisation.
-# ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Partial:
-    """A pool of ``count`` messages per target: their sum (sum/mean) or maximum (max)."""
-
-    value: Tensor
-    count: int
-
-
-class RowPool:
-    """Messages ``(rows·count, batch, w)`` in a view's order, pooled per row (per shared
-    vertex) once, then read per target vertex or, without the target edge itself, per target
-    edge (ENGNN eq. 24's ``k_1 ≠ k``). No quadratic work: sum − self; for max, the row's top
-    two (the second when the maximum is the excluded message)."""
-
-    def __init__(self, messages: Tensor, view: View, mode: str, excluding: bool = False):
-        """``excluding``: some reader will exclude its own edge (then, for max, the row maxima
-        come from the top two instead of a separate pass)."""
-        self.messages, self.view, self.mode, self.excluding = messages, view, mode, excluding
-        self._cache: dict[str, object] = {}
-
-    def _rows(self) -> Tensor:
-        _, b, w = self.messages.shape
-        return self.messages.view(self.view.rows, self.view.count, b, w)
-
-    def _total(self) -> Tensor:
-        if "total" not in self._cache:
-            rows = self._rows()
-            if self.mode != "max":
-                self._cache["total"] = rows.sum(dim=1)
-            elif self.excluding and self.view.count >= 2:
-                self._cache["total"] = self._top2()[0][:, 0]
-            else:  # max(dim).values: its backward scatters to the argmax (amax's spreads over ties)
-                self._cache["total"] = rows.max(dim=1).values
-        return self._cache["total"]
-
-    def _top2(self) -> tuple[Tensor, Tensor]:
-        if "top2" not in self._cache:
-            self._cache["top2"] = self._rows().topk(2, dim=1)
-        return self._cache["top2"]
-
-    def per_row(self) -> Partial:
-        """The pool of every row ``(rows, batch, w)``."""
-        if self.view.count == 0:
-            return Partial(self.messages.new_zeros(self.view.rows, *self.messages.shape[1:]), 0)
-        return Partial(self._total(), self.view.count)
-
-    def per_edge(self, row: Tensor, self_position: Tensor | None) -> Partial:
-        """For target edges with shared vertex ``row``: the row's pool without the message at
-        ``self_position`` (None: nothing to exclude) → ``(E_t, batch, w)``."""
-        count = self.view.count - (self_position is not None)
-        if count <= 0:
-            return Partial(self.messages.new_zeros(len(row), *self.messages.shape[1:]), 0)
-        if self_position is None:
-            return Partial(self._total().index_select(0, row), count)
-        if self.mode != "max":
-            return Partial(self._total().index_select(0, row) - self.messages.index_select(0, self_position), count)
-        top, arg = self._top2()
-        column = (self_position - row * self.view.count).view(-1, 1, 1)
-        first, second = top[:, 0].index_select(0, row), top[:, 1].index_select(0, row)
-        return Partial(torch.where(arg[:, 0].index_select(0, row) == column, second, first), count)
-
-
-def merge(partials: list[Partial], mode: str) -> Partial:
-    """One pool over the union of the partials' messages."""
-    present = [p for p in partials if p.count] or partials[:1]
-    value = present[0].value
-    for p in present[1:]:
-        value = torch.maximum(value, p.value) if mode == "max" else value + p.value
-    return Partial(value, sum(p.count for p in present))
-
-
-def finish(partial: Partial, mode: str) -> Tensor:
-    """The pooled message: sum, mean (sum / count) or max; zeros for an empty pool."""
-    if partial.count == 0:
-        return torch.zeros_like(partial.value)
-    return partial.value / partial.count if mode == "mean" else partial.value
-
-
-class Pool(nn.Module):
-    """The pooler of a target type (Prop. 1/2, C2–C3); parameter-free, named for the tables."""
-
-    def __init__(self, mode: str):
-        super().__init__()
-        if mode not in POOLINGS:
-            raise ValueError(f"pooling {mode!r}: choose one of {', '.join(POOLINGS)}")
-        self.mode = mode
-
-    def forward(self, groups: dict[str, list[Partial]]) -> Tensor:
-        """Pool per processor key (partials of one key merge first), then sum over the keys."""
-        total = None
-        for parts in groups.values():
-            pooled = finish(merge(parts, self.mode), self.mode)
-            total = pooled if total is None else total + pooled
-        return total
-
-    def extra_repr(self) -> str:
-        return self.mode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,14 +298,10 @@ class UpdateLayer(nn.Module):
             if name not in self.vertex_processors:
                 self.vertex_processors[name] = Processor(e, v, v, shape, counts.edges(key[2]))
         self.edge_processors = nn.ModuleDict()
-        # (module, neighbour, through) → does some key reading those messages exclude its own edge?
-        self._excluding: dict[tuple[str, str, str], bool] = {}
         for key in arch.edge_processors:
             name = sharing.edge_processor(plan, key)
             if name not in self.edge_processors:
                 self.edge_processors[name] = Processor(e, v, e, shape, counts.edges(key[2]))
-            reads = (name, key[2], key[1])
-            self._excluding[reads] = self._excluding.get(reads, False) or key[0] == key[2]
         targets = [sharing.vertex(t) for t in arch.vertex_targets] + [sharing.edge(plan.edge_type(t))
                                                                       for t in arch.edge_targets]
         self.poolers = nn.ModuleDict({name: Pool(pooling) for name in dict.fromkeys(targets)})
@@ -360,50 +315,70 @@ class UpdateLayer(nn.Module):
             if name not in self.edge_combiners:
                 self.edge_combiners[name] = PairMLP(e, e, e, shape, counts.edges(t))
 
-    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: Instance
-                ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """New vertex and edge states from the previous layer's (both updates read layer l−1)."""
+    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: Instance,
+                wanted: Wanted | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """New vertex and edge states from the previous layer's (both updates read layer l−1).
+
+        ``wanted``: update only these types (and compute only the messages they pool); the
+        other types keep their states. None: every target type of the table.
+        """
+        wanted = wanted or Wanted(frozenset(self.arch.vertex_targets), frozenset(self.arch.edge_targets))
         taken = _Taken(edges)
         new_vertices = dict(vertices)
-        for t, groups in self._vertex_messages(vertices, taken, instance).items():
+        for t, groups in self._vertex_messages(vertices, taken, instance, wanted.vertices).items():
             name = self.sharing.vertex(t)
             new_vertices[t] = self.vertex_combiners[name](vertices[t], _pooled(vertices[t], self.poolers[name], groups))
         new_edges = dict(edges)
-        for t, groups in self._edge_messages(vertices, taken, instance).items():
+        for t, groups in self._edge_messages(vertices, taken, instance, wanted.edges).items():
             name = self.sharing.edge(self.plan.edge_type(t))
             new_edges[t] = self.edge_combiners[name](edges[t], _pooled(edges[t], self.poolers[name], groups))
         return new_vertices, new_edges
 
-    def _vertex_messages(self, vertices, taken: _Taken, instance: Instance) -> dict[str, dict[str, list[Partial]]]:
-        """Per target vertex type, per module key: pooled messages q(h_source, h_edge)."""
-        out = {t: {} for t in self.arch.vertex_targets}
+    def _vertex_messages(self, vertices, taken: _Taken, instance: Instance, targets: frozenset[str]
+                         ) -> dict[str, dict[str, list[Partial]]]:
+        """Per target vertex type in ``targets``, per module key: pooled messages q(h_source, h_edge)."""
+        out = {t: {} for t in self.arch.vertex_targets if t in targets}
         for key in self.arch.vertex_processors:
             target, source, edge = key
+            if target not in targets:
+                continue
             name = self.sharing.vertex_processor(self.plan, key)
             view = instance.view(self.plan.edge_type(edge), target)
             messages = self.vertex_processors[name].messages(taken(edge, view), vertices[source], view, gather=True)
             out[target].setdefault(name, []).append(RowPool(messages, view, self.pooling).per_row())
         return out
 
-    def _edge_messages(self, vertices, taken: _Taken, instance: Instance) -> dict[str, dict[str, list[Partial]]]:
-        """Per target edge type, per module key: pooled messages q(h_neighbour edge, h_shared
-        vertex) over the neighbours through each endpoint of the target type, itself excluded.
-        A module shared by several keys computes its messages once."""
-        out = {t: {} for t in self.arch.edge_targets}
+    def _edge_messages(self, vertices, taken: _Taken, instance: Instance, targets: frozenset[str]
+                       ) -> dict[str, dict[str, list[Partial]]]:
+        """Per target edge type in ``targets``, per module key: pooled messages q(h_neighbour
+        edge, h_shared vertex) over the neighbours through each endpoint of the target type,
+        itself excluded. A module shared by several keys computes its messages once."""
+        out = {t: {} for t in self.arch.edge_targets if t in targets}
         pools: dict[tuple[str, str, str], RowPool] = {}
         for key in self.arch.edge_processors:
             target, through, neighbour = key
+            if target not in targets:
+                continue
             name = self.sharing.edge_processor(self.plan, key)
             et, nt = self.plan.edge_type(target), self.plan.edge_type(neighbour)
             view = instance.view(nt, through)
             if (name, neighbour, through) not in pools:
                 messages = self.edge_processors[name].messages(taken(neighbour, view), vertices[through], view,
                                                               gather=False)
-                pools[name, neighbour, through] = RowPool(messages, view, self.pooling,
-                                                          excluding=self._excluding[name, neighbour, through])
-            for row, self_position in _sides(instance, et, through, nt):
-                out[target].setdefault(name, []).append(pools[name, neighbour, through].per_edge(row, self_position))
+                pools[name, neighbour, through] = RowPool(messages, view, self.pooling)
+            pool = pools[name, neighbour, through]
+            for row, own in _sides(instance, et, through):
+                read = pool.excluding_self(own) if neighbour == target else pool.at(row)
+                out[target].setdefault(name, []).append(read)
         return out
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The vertex and edge types whose new states are read after a layer."""
+
+    vertices: frozenset[str]
+    edges: frozenset[str]
 
 
 class _Taken:
@@ -424,19 +399,16 @@ def _pooled(states: Tensor, pool: Pool, groups: dict[str, list[Partial]]) -> Ten
     return pool(groups) if groups else torch.zeros_like(states)
 
 
-def _sides(instance: Instance, et: EdgeType, through: str, neighbour: EdgeType):
-    """For each endpoint of the target type ``et`` of vertex type ``through``: the endpoint of
-    every target edge (its row in the neighbour view) and, when the neighbours are edges of
-    ``et`` itself, the target edge's own position in that view (to exclude it)."""
+def _sides(instance: Instance, et: EdgeType, through: str):
+    """For each endpoint of the edge type ``et`` of vertex type ``through``: that endpoint of
+    every edge of ``et`` (its row in a view through ``through``) and, in the view of ``et``
+    itself through it, the position of the edge's own message (None: the edges' own order)."""
     e = instance.edges[et.name]
-    same = neighbour.name == et.name
     if et.sets[0] == through:
-        yield e.first, (torch.arange(len(e), device=e.first.device) if same else None)
+        yield e.first, None
     if et.sets[1] == through and not et.is_loop:
-        if et.sets[0] != through:
-            yield e.second, (e.ends[1].rank if same else None)
-        else:
-            yield e.second, (e.reverse if same else None)
+        # a same-set type is viewed through its first endpoint: the edge (u, v) at v is (v, u) there
+        yield e.second, (e.ends[1].rank if et.sets[0] != through else e.reverse)
 
 
 class _Counts:

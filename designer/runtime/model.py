@@ -21,8 +21,9 @@ from torch import Tensor, nn
 
 from . import constraints
 from .instance import Instance
-from .layers import (ACTIVATIONS, EDGE_PROCESSORS, POOLINGS, SHARINGS, Embedding, MLPShape, RowPool, Sharing,
-                     UpdateLayer, Widths, finish, linear, merge, mlp)
+from .layers import (ACTIVATIONS, EDGE_PROCESSORS, SHARINGS, Embedding, MLPShape, Sharing, UpdateLayer, Wanted, Widths,
+                     linear, mlp)
+from .pooling import POOLINGS, RowPool, finish, merge
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
@@ -344,6 +345,7 @@ class HetGNN(CompiledModel):
                     count = None if fixed is None else self.carrier_count(t, carrier, fixed)
                     self.heads[key] = linear(self._head_width(t, carrier), self.channels(t), count)
         self._fixed_sizes = None if fixed is None else fixed.axis_sizes
+        self._read = self._read_by_heads()
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -371,6 +373,19 @@ class HetGNN(CompiledModel):
                 out.setdefault(self.sharing.edge(et), []).append(et.name)
         return out
 
+    def _read_by_heads(self) -> Wanted:
+        """The vertex and edge types whose final states the read-out reads (:meth:`_head_input`)."""
+        vertices, edges = set(), set()
+        for t in self.plan.actions:
+            for carrier in self.carriers(t):
+                if len(t.dims) == 1:
+                    vertices.add(carrier)
+                    edges.update(name for names in self._incident(carrier).values() for name in names)
+                else:
+                    vertices.update(self.plan.edge_type(carrier).sets)
+                    edges.add(carrier)
+        return Wanted(frozenset(vertices), frozenset(edges))
+
     def _head_width(self, t: TensorSig, carrier: str) -> int:
         w = self.options.widths
         if len(t.dims) == 1:
@@ -384,8 +399,9 @@ class HetGNN(CompiledModel):
             raise ValueError(f"sharing='none' gives every vertex and edge its own parameters: this model runs only "
                              f"at the axis sizes it was built for, {self._fixed_sizes}; got {instance.axis_sizes}")
         vertices, edges = self.embed(real, instance)
-        for layer in self.layers:
-            vertices, edges = layer(vertices, edges, instance)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):  # the last layer updates only what the heads read
+            vertices, edges = layer(vertices, edges, instance, self._read if i == last else None)
         return {t.name: {c: self.heads[self._head_key(t, c)](self._head_input(t, c, vertices, edges, instance))
                          for c in self.carriers(t)} for t in self.plan.actions}
 

@@ -1,0 +1,171 @@
+"""Commutative pooling (Zhao Prop. 1/2, C3; ENGNN eqs. 21, 22, 24): sum, mean or max of the
+messages of each row of a view, read per target vertex, per target edge, or per target edge
+without its own message (ENGNN eq. 24's ``k_1 ≠ k``).
+
+Messages arrive in a view's order, ``(rows·count, batch, w)``: ``count`` messages per shared
+vertex (see :mod:`designer.runtime.instance`), so every pool is a dense reduction over the
+``count`` axis of ``(rows, count, batch, w)``. Excluding an edge's own message costs no
+quadratic work: ``sum − self``; for max, the row maximum except at a unique maximum, where the
+second largest.
+
+The max kernels are :class:`torch.autograd.Function`\\ s written with float arithmetic only
+(``amax``/``amin`` reductions, ``sign``, ``lerp``): on CPU, ``topk`` and ``max(dim)`` over a
+non-innermost axis and comparisons producing bool masks are several times slower than a float
+pass over the same tensor. The gradient of a maximum goes to the entries attaining it, shared
+equally among ties (as ``amax``'s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .instance import View
+
+POOLINGS = ("sum", "mean", "max")
+
+
+def _at(x: Tensor, top: Tensor) -> Tensor:
+    """1.0 where ``x`` equals ``top`` (broadcast), else 0.0, for ``x ≤ top``: ``sign(x − top) + 1``."""
+    return (x - top).sign_().add_(1)
+
+
+class RowMax(torch.autograd.Function):
+    """``max`` over dim 1: ``(rows, count, ...) → (rows, ...)``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        top = x.amax(dim=1)
+        ctx.save_for_backward(x, top)
+        return top
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        x, top = ctx.saved_tensors
+        at_top = _at(x, top.unsqueeze(1))
+        return at_top.mul_((grad / at_top.sum(dim=1)).unsqueeze(1))
+
+
+class MaxExceptSelf(torch.autograd.Function):
+    """Per entry of ``(rows, count, ...)`` (count ≥ 2), the max of the *other* entries of its
+    row (dim 1), same shape: the row maximum, except at a unique maximum, where the largest of
+    the rest (ENGNN eq. 24, ``max_{k_1 ≠ k}``)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        top, low = x.amax(dim=1, keepdim=True), x.amin(dim=1, keepdim=True)
+        at_top = _at(x, top)
+        ties = at_top.sum(dim=1, keepdim=True)
+        rest = _rest(x, low, at_top).amax(dim=1, keepdim=True)
+        ctx.save_for_backward(x, at_top, low, rest, ties)
+        second = torch.where(ties > 1, top, rest)  # what a maximum reads: a tied maximum, or the rest
+        return torch.lerp(top, second, at_top)  # exact: at_top is 0 or 1
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        x, at_top, low, rest, ties = ctx.saved_tensors
+        # A unique maximum reads the largest of the rest; every other entry reads the maximum.
+        to_rest = (grad * at_top).sum(dim=1, keepdim=True) * (ties == 1)
+        to_top = grad.sum(dim=1, keepdim=True) - to_rest
+        at_rest = _at(_rest(x, low, at_top), rest)
+        at_rest.addcmul_(at_rest, at_top, value=-1)  # the stand-ins at the maxima are no entries of the rest
+        at_rest.mul_(to_rest / at_rest.sum(dim=1, keepdim=True).clamp_min(1))
+        return at_rest.addcmul_(at_top, to_top / ties)
+
+
+def _rest(x: Tensor, low: Tensor, at_top: Tensor) -> Tensor:
+    """``x`` with its row maxima replaced by the row minimum ``low``, which no other entry is below."""
+    return torch.lerp(x, low, at_top)  # exact: at_top is 0 or 1
+
+
+@dataclass
+class Partial:
+    """A pool of ``count`` messages per target: their sum (sum/mean) or maximum (max)."""
+
+    value: Tensor
+    count: int
+
+
+class RowPool:
+    """Messages ``(rows·count, batch, w)`` in a view's order, pooled per row (per shared
+    vertex) once, then read per target vertex, per target edge at its row, or per target edge
+    without its own message."""
+
+    def __init__(self, messages: Tensor, view: View, mode: str):
+        self.messages, self.view, self.mode = messages, view, mode
+        self._total: Tensor | None = None
+
+    def _rows(self) -> Tensor:
+        """The messages as ``(rows, count, batch, w)``."""
+        _, b, w = self.messages.shape
+        return self.messages.view(self.view.rows, self.view.count, b, w)
+
+    def _zeros(self, n: int) -> Partial:
+        return Partial(self.messages.new_zeros(n, *self.messages.shape[1:]), 0)
+
+    def per_row(self) -> Partial:
+        """The pool of every row ``(rows, batch, w)``."""
+        if self.view.count == 0:
+            return self._zeros(self.view.rows)
+        if self._total is None:
+            self._total = RowMax.apply(self._rows()) if self.mode == "max" else self._rows().sum(dim=1)
+        return Partial(self._total, self.view.count)
+
+    def at(self, row: Tensor) -> Partial:
+        """For target edges with shared vertex ``row``: their row's pool ``(E_t, batch, w)``."""
+        if self.view.count == 0:
+            return self._zeros(len(row))
+        return Partial(self.per_row().value.index_select(0, row), self.view.count)
+
+    def excluding_self(self, own: Tensor | None) -> Partial:
+        """For target edges whose own messages sit at positions ``own`` of the view (None:
+        the targets are the messages, in view order): their row's pool without their own
+        message ``(E_t, batch, w)`` — ``sum − self``, or :class:`MaxExceptSelf`."""
+        targets = len(self.messages) if own is None else len(own)
+        if self.view.count <= 1:
+            return self._zeros(targets)
+        rows = self._rows()
+        others = MaxExceptSelf.apply(rows) if self.mode == "max" else self.per_row().value.unsqueeze(1) - rows
+        others = others.view(self.messages.shape)
+        return Partial(others if own is None else others.index_select(0, own), self.view.count - 1)
+
+
+def merge(partials: list[Partial], mode: str) -> Partial:
+    """One pool over the union of the partials' messages."""
+    present = [p for p in partials if p.count] or partials[:1]
+    value = present[0].value
+    for p in present[1:]:
+        value = torch.maximum(value, p.value) if mode == "max" else value + p.value
+    return Partial(value, sum(p.count for p in present))
+
+
+def finish(partial: Partial, mode: str) -> Tensor:
+    """The pooled message: sum, mean (sum / count) or max; zeros for an empty pool."""
+    if partial.count == 0:
+        return torch.zeros_like(partial.value)
+    return partial.value / partial.count if mode == "mean" else partial.value
+
+
+class Pool(nn.Module):
+    """The pooler of a target type (Prop. 1/2, C2–C3); parameter-free, named for the tables."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        if mode not in POOLINGS:
+            raise ValueError(f"pooling {mode!r}: choose one of {', '.join(POOLINGS)}")
+        self.mode = mode
+
+    def forward(self, groups: dict[str, list[Partial]]) -> Tensor:
+        """Pool per processor key (partials of one key merge first), then sum over the keys."""
+        pooled = [finish(merge(parts, self.mode), self.mode) for parts in groups.values()]
+        if len(pooled) == 1:
+            return pooled[0]
+        total = pooled[0] + pooled[1]  # a fresh tensor: the other keys add in place
+        for p in pooled[2:]:
+            total.add_(p)
+        return total
+
+    def extra_repr(self) -> str:
+        return self.mode
