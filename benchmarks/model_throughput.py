@@ -4,20 +4,26 @@ architecture in PyG.
 
 Cases: ENGNN-E on the K-pair interference channel (spec ``ic_beamforming_edge``, N = 2 antennas,
 K = 20 and K = 100 pairs) and MCMU power allocation (M = 4 cells × K = 5 UEs). The generated
-model is the spec's ``VertexEdgeGNN`` class with ``preset="engnn"``; the reference is
-:class:`DenseENGNN`, written here directly from ENGNN eqs. 19–26 with the same hidden sizes,
-depth, MLPs and max aggregation (one-hot direct/interference indicators appended to the edge
-features, as in ENGNN).
+model is the spec's ``VertexEdgeGNN`` class with ``preset="engnn", readout="own"`` (ENGNN's
+read-out, eq. 26, from the carrier's state only); its last layer updates only the type the
+read-out reads. The reference is :class:`DenseENGNN`, written here directly from ENGNN
+eqs. 19–26 with the same hidden sizes, depth, MLPs and max aggregation (one-hot
+direct/interference indicators appended to the edge features, as in ENGNN), timed twice: every
+update in every layer, as the equations read, and with its last layer pruned likewise.
 
-The PyG column (:class:`PygENGNN`) is the generated model's architecture on edge lists: the 256
-samples collated into one disjoint-union ``HeteroData`` batch (once, untimed, as a DataLoader
-would), vertex updates by ``HeteroConv`` over ``MessagePassing`` layers (message MLP on [source
-state, edge state], max per edge type, summed over edge types), edge updates by gathering and
-``torch_geometric.utils.scatter`` (max through each endpoint per neighbouring edge type, the
-edge itself excluded), the same embeddings, combiners, read-out and constraint projection. With
-the generated model's weights copied in it computes the same outputs. No compiled extension
-(torch-scatter, torch-sparse) is used: PyG then scatters with ``torch.scatter_reduce``. It runs
-fewer timed rounds where one of its steps takes seconds (see :func:`cases`).
+The PyG columns (:class:`PygENGNN`) are the generated model's architecture on edge lists: the
+256 samples collated into one disjoint-union ``HeteroData`` batch (once, untimed, as a
+DataLoader would), vertex updates by ``HeteroConv`` over ``MessagePassing`` layers (message MLP
+on [source state, edge state], max per edge type, summed over edge types), the same
+embeddings, combiners, read-out, last-layer pruning and constraint projection. Edge updates
+two ways: ``HeteroConv`` over the line graph (one message per pair of edges sharing a vertex —
+PyG's way of passing messages between edges; run only where its pair tensors fit in memory),
+and a hand-optimised version with one message per edge, max-scattered per shared vertex with
+the edge itself removed by the top-2 trick. With the generated model's weights copied in,
+both compute the generated model's outputs (the last column: the largest difference, float64).
+No compiled extension (torch-scatter, torch-sparse) is used: PyG then scatters with
+``torch.scatter_reduce``. The PyG models run fewer timed rounds where one step takes seconds
+(see :func:`cases`).
 
     PYTHONPATH=. python benchmarks/model_throughput.py                   # about 2.5 minutes with PyG
     PYTHONPATH=. python benchmarks/model_throughput.py --default-malloc  # leave the allocator alone
@@ -27,6 +33,7 @@ fewer timed rounds where one of its steps takes seconds (see :func:`cases`).
 from __future__ import annotations
 
 import argparse
+import copy
 import ctypes
 import platform
 import sys
@@ -53,6 +60,7 @@ except ImportError:
     MessagePassing = nn.Module  # lets the classes below be defined; they are used only with PyG
 
 BATCH = 256
+LIVE_PAIR_TENSORS = 10  # pair-sized tensors a line-graph layer keeps for its backward (memory estimate)
 
 
 def mlp(widths: list[int]) -> nn.Sequential:
@@ -79,10 +87,13 @@ class DenseENGNN(nn.Module):
     eq. 21/22: TX (RX) update MLP_2(f, max_k MLP_1(f_RX,k, E_m,k)) (MLP_3, MLP_4 for RX);
     eq. 24: edge update MLP_7(E_m,k, max(max_{k1≠k} MLP_5(E_m,k1, f_TX,m), max_{m1≠m} MLP_6(E_m1,k, f_RX,k)));
     eq. 26: a linear read-out per edge (``out`` channels) or per TX node.
+
+    ``prune_last``: the last layer computes only what the read-out reads (the edge update, or
+    the TX update), as the generated models do; otherwise every update, as the equations read.
     """
 
     def __init__(self, tx_in: int, rx_in: int, edge_in: int, out: int, hidden: int, layers: int, depth: int,
-                 on_edges: bool):
+                 on_edges: bool, prune_last: bool = False):
         super().__init__()
         d = hidden
         self.pre_tx, self.pre_rx = nn.Linear(tx_in, d), nn.Linear(rx_in, d)
@@ -91,21 +102,26 @@ class DenseENGNN(nn.Module):
                                                    ("mlp1", "mlp2", "mlp3", "mlp4", "mlp5", "mlp6", "mlp7")})
                                     for _ in range(layers))
         self.post = nn.Linear(d, out)
-        self.on_edges = on_edges
+        self.on_edges, self.prune_last = on_edges, prune_last
 
     def forward(self, f_tx: torch.Tensor, f_rx: torch.Tensor, e: torch.Tensor, direct: torch.Tensor) -> torch.Tensor:
         b, m, k, _ = e.shape
         indicator = torch.stack([direct, ~direct], dim=-1).to(e.dtype).expand(b, m, k, 2)
         tx, rx = torch.relu(self.pre_tx(f_tx)), torch.relu(self.pre_rx(f_rx))
         edges = torch.relu(self.pre_edge(torch.cat([e, indicator], dim=-1)))
-        for f in self.layers:
+        for i, f in enumerate(self.layers):
+            full = not (self.prune_last and i == len(self.layers) - 1)
             tx_b, rx_b = tx.unsqueeze(2).expand(b, m, k, -1), rx.unsqueeze(1).expand(b, m, k, -1)
-            new_tx = f["mlp2"](torch.cat([tx, f["mlp1"](torch.cat([rx_b, edges], -1)).amax(2)], -1))
-            new_rx = f["mlp4"](torch.cat([rx, f["mlp3"](torch.cat([tx_b, edges], -1)).amax(1)], -1))
-            through_tx = max_except_self(f["mlp5"](torch.cat([edges, tx_b], -1)), dim=2)
-            through_rx = max_except_self(f["mlp6"](torch.cat([edges, rx_b], -1)), dim=1)
-            edges = f["mlp7"](torch.cat([edges, torch.maximum(through_tx, through_rx)], -1))
-            tx, rx = new_tx, new_rx
+            new_tx, new_rx, new_edges = tx, rx, edges
+            if full or not self.on_edges:
+                new_tx = f["mlp2"](torch.cat([tx, f["mlp1"](torch.cat([rx_b, edges], -1)).amax(2)], -1))
+            if full:
+                new_rx = f["mlp4"](torch.cat([rx, f["mlp3"](torch.cat([tx_b, edges], -1)).amax(1)], -1))
+            if full or self.on_edges:
+                through_tx = max_except_self(f["mlp5"](torch.cat([edges, tx_b], -1)), dim=2)
+                through_rx = max_except_self(f["mlp6"](torch.cat([edges, rx_b], -1)), dim=1)
+                new_edges = f["mlp7"](torch.cat([edges, torch.maximum(through_tx, through_rx)], -1))
+            tx, rx, edges = new_tx, new_rx, new_edges
         return self.post(edges if self.on_edges else tx)
 
 
@@ -163,6 +179,24 @@ class VertexMessages(MessagePassing):
         return self.mlp(torch.cat([x_j, edge_attr], dim=-1))
 
 
+class EdgeMessages(MessagePassing):
+    """An edge processor on the line graph (ENGNN MLP_5 / MLP_6, Zhao's edge q): for every pair
+    (neighbouring edge j, updated edge i) sharing a vertex v, the message MLP([h_j, h_v]), max
+    over each updated edge's pairs. ``processor`` is shared by the updated edge types."""
+
+    def __init__(self, processor: nn.Module):
+        super().__init__(aggr="max")
+        self.processor = processor
+
+    def forward(self, x: torch.Tensor | tuple[torch.Tensor, torch.Tensor], edge_index: torch.Tensor,
+                edge_attr: torch.Tensor) -> torch.Tensor:
+        x = (x, x) if torch.is_tensor(x) else x  # HeteroConv passes one tensor when source and target types agree
+        return self.propagate(edge_index, x=x, edge_attr=edge_attr, size=(x[0].shape[0], x[1].shape[0]))
+
+    def message(self, x_j: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        return self.processor(torch.cat([x_j, edge_attr], dim=-1))
+
+
 def scatter_max_except_self(messages: torch.Tensor, vertex: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
     """Per edge, the max of the messages of the *other* edges at its vertex ``vertex`` (ENGNN
     eq. 24's ``k_1 ≠ k``), given the per-vertex maxima ``top``: where the edge holds the only
@@ -183,9 +217,14 @@ class PygUpdate(nn.Module):
     ``edge_keys``: the architecture table's (updated edge type, shared vertex type,
     neighbouring edge type) keys; one edge processor per (neighbour type, shared vertex type),
     shared by the updated types (``edge_processors="neighbour"``, ENGNN MLP_5 / MLP_6).
+
+    ``line_graph``: edge updates by ``HeteroConv`` over the line graph (one message per pair of
+    edges sharing a vertex, as PyG expresses edge-to-edge message passing); otherwise by one
+    message per edge, scattered per shared vertex with the edge itself removed (the top-2
+    trick the generated models use), a hand-optimised PyG model.
     """
 
-    def __init__(self, node_types, edge_types, edge_keys, d: int, depth: int):
+    def __init__(self, node_types, edge_types, edge_keys, d: int, depth: int, line_graph: bool = False):
         super().__init__()
         self.vertex_processors = HeteroConv({et: VertexMessages(d, depth) for et in edge_types}, aggr="sum")
         self.vertex_combiners = nn.ModuleDict({v: mlp([2 * d] + [d] * depth) for v in node_types})
@@ -193,12 +232,41 @@ class PygUpdate(nn.Module):
         self.edge_processors = nn.ModuleDict({f"{n}__through__{v}": mlp([2 * d] + [d] * depth)
                                               for _, v, n in edge_keys})
         self.edge_combiners = nn.ModuleDict({t: mlp([2 * d] + [d] * depth) for t, _, _ in edge_keys})
+        self.edge_conv = HeteroConv({(n, v, t): EdgeMessages(self.edge_processors[f"{n}__through__{v}"])
+                                     for t, v, n in edge_keys}, aggr="sum") if line_graph else None
 
-    def forward(self, x: dict, e: dict, graph: "PygGraph") -> tuple[dict, dict]:
-        pooled = self.vertex_processors(x, graph.edge_index, edge_attr_dict=graph.per_edge_type(e))
-        new_x = {v: self.vertex_combiners[v](torch.cat([x[v], pooled[v]], dim=-1)) for v in x}
+    def forward(self, x: dict, e: dict, graph: "PygGraph", read: tuple[str, str] | None = None
+                ) -> tuple[dict, dict]:
+        """New states; ``read = (kind, carrier)``: update only that vertex or edge type (the
+        last layer, as the generated models do)."""
+        new_x = dict(x)
+        if read is None or read[0] == "node":
+            edge_index = {et: index for et, index in graph.edge_index.items() if read is None or et[2] == read[1]}
+            edge_attr = {et: attr for et, attr in graph.per_edge_type(e).items() if et in edge_index}
+            pooled = self.vertex_processors(x, edge_index, edge_attr_dict=edge_attr)
+            new_x.update({v: self.vertex_combiners[v](torch.cat([x[v], pooled[v]], dim=-1)) for v in pooled})
+        if read is not None and read[0] == "node":
+            return new_x, e
+        if self.edge_conv is not None:
+            pooled_e = self._line_graph_pools(x, e, graph, None if read is None else read[1])
+        else:
+            pooled_e = self._scatter_pools(x, e, graph, None if read is None else read[1])
+        new_e = {t: self.edge_combiners[t](torch.cat([e[t], pooled_e[t]], dim=-1)) for t in pooled_e}
+        return new_x, {**e, **new_e}
+
+    def _line_graph_pools(self, x: dict, e: dict, graph: "PygGraph", only: str | None) -> dict:
+        """Per updated edge type (``only``: just that one), the pooled messages of the line graph."""
+        pairs = {key: value for key, value in graph.line_graph(self.edge_keys).items() if only in (None, key[2])}
+        edge_index = {key: index for key, (index, _) in pairs.items()}
+        shared = {key: x[key[1]].index_select(0, vertex) for key, (_, vertex) in pairs.items()}
+        return self.edge_conv(e, edge_index, edge_attr_dict=shared)
+
+    def _scatter_pools(self, x: dict, e: dict, graph: "PygGraph", only: str | None) -> dict:
+        """Per updated edge type (``only``: just that one), pooled messages by scatters."""
         messages, tops, pooled_e = {}, {}, {}
         for target, v, neighbour in self.edge_keys:
+            if only not in (None, target):
+                continue
             key, at = f"{neighbour}__through__{v}", graph.ends[neighbour][v]
             if key not in messages:  # computed and pooled once, read by every updated type
                 messages[key] = self.edge_processors[key](torch.cat([e[neighbour], x[v].index_select(0, at)], -1))
@@ -208,8 +276,7 @@ class PygUpdate(nn.Module):
             else:
                 pool = tops[key].index_select(0, graph.ends[target][v])
             pooled_e[target] = pool if target not in pooled_e else pooled_e[target] + pool
-        new_e = {t: self.edge_combiners[t](torch.cat([e[t], pooled_e[t]], dim=-1)) for t in pooled_e}
-        return new_x, {**e, **new_e}
+        return pooled_e
 
 
 class PygGraph:
@@ -224,19 +291,51 @@ class PygGraph:
             first, second = batch[src, name, dst].edge_index
             self.ends[name] = {src: first, dst: second}
 
+    def line_graph(self, edge_keys) -> dict:
+        """Per (neighbour edge type n, shared vertex type v, updated edge type t): the pairs
+        ``(2, P)`` of an n-edge and a different t-edge at the same v-vertex, and that vertex
+        ``(P,)``; built once."""
+        if not hasattr(self, "_line_graph"):
+            self._line_graph = {(n, v, t): _pairs(self.ends[n][v], self.ends[t][v], n == t) for t, v, n in edge_keys}
+        return self._line_graph
+
     def per_edge_type(self, e: dict) -> dict:
         """Edge states keyed by every edge type of the graph (a reverse reads its forward's)."""
         return {et: e[et[1].removeprefix("rev_")] for et in self.edge_index}
 
 
-class PygENGNN(nn.Module):
-    """ENGNN with the generated model's type structure (``preset="engnn"``) in PyG: per-type
-    embeddings ReLU(W x + b) (a learned constant for a vertex type without features), ``layers``
-    :class:`PygUpdate` layers, and a linear read-out — on the edges of one type from [edge,
-    both endpoints], or on the vertices of one type from [vertex, max of its incident edge
-    states per edge type] — as :class:`designer.runtime.model.HetGNN` reads out."""
+def pair_count(graph: PygGraph, edge_keys) -> int:
+    """How many pairs :meth:`PygGraph.line_graph` would hold, counted without building them."""
+    total = 0
+    for t, v, n in edge_keys:
+        neighbour_at, target_at = graph.ends[n][v], graph.ends[t][v]
+        counts = torch.bincount(neighbour_at, minlength=int(target_at.max()) + 1)
+        total += int(counts[target_at].sum()) - (len(target_at) if n == t else 0)
+    return total
 
-    def __init__(self, batch, edge_keys, hidden: int, layers: int, depth: int, readout: tuple[str, str, int]):
+
+def _pairs(neighbour_at: torch.Tensor, target_at: torch.Tensor, same: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pairs (neighbour edge, target edge) whose vertices ``neighbour_at``/``target_at``
+    coincide, without (i, i) when both lists are the same edges; and their shared vertex."""
+    order = neighbour_at.argsort()
+    counts = torch.bincount(neighbour_at, minlength=int(target_at.max()) + 1)
+    starts = counts.cumsum(0) - counts
+    per_target = counts[target_at]
+    target = torch.repeat_interleave(torch.arange(len(target_at)), per_target)
+    offset = torch.arange(len(target)) - torch.repeat_interleave(per_target.cumsum(0) - per_target, per_target)
+    source = order[starts[target_at[target]] + offset]
+    keep = source != target if same else torch.ones_like(source, dtype=torch.bool)
+    return torch.stack([source[keep], target[keep]]), target_at[target[keep]]
+
+
+class PygENGNN(nn.Module):
+    """ENGNN with the generated model's type structure (``preset="engnn", readout="own"``) in
+    PyG: per-type embeddings ReLU(W x + b) (a learned constant for a vertex type without
+    features), ``layers`` :class:`PygUpdate` layers (the last one updating only the read-out's
+    type), and a linear read-out (eq. 26) of the states of one edge or vertex type."""
+
+    def __init__(self, batch, edge_keys, hidden: int, layers: int, depth: int, readout: tuple[str, str, int],
+                 line_graph: bool = False):
         super().__init__()
         d = hidden
         self.graph = graph = PygGraph(batch)
@@ -246,14 +345,10 @@ class PygENGNN(nn.Module):
                                                   for v in batch.node_types if "x" not in batch[v]})
         self.edge_embeddings = nn.ModuleDict({et[1]: nn.Linear(batch[et].edge_attr.shape[-1], d)
                                               for et in graph.forward_types})
-        self.layers = nn.ModuleList(PygUpdate(batch.node_types, batch.edge_types, edge_keys, d, depth)
+        self.layers = nn.ModuleList(PygUpdate(batch.node_types, batch.edge_types, edge_keys, d, depth, line_graph)
                                     for _ in range(layers))
         self.kind, self.carrier, out = readout
-        if self.kind == "edge":
-            width = 3 * d
-        else:
-            width = d * (1 + sum(self.carrier in ends for ends in graph.ends.values()))
-        self.head = nn.Linear(width, out)
+        self.head = nn.Linear(d, out)
 
     def embed(self, batch) -> tuple[dict, dict]:
         x = {v: torch.relu(layer(batch[v].x)) for v, layer in self.vertex_embeddings.items()}
@@ -263,14 +358,9 @@ class PygENGNN(nn.Module):
 
     def forward(self, batch) -> torch.Tensor:
         x, e = self.embed(batch)
-        for layer in self.layers:
-            x, e = layer(x, e, self.graph)
-        if self.kind == "edge":
-            ends = list(self.graph.ends[self.carrier].items())
-            return self.head(torch.cat([e[self.carrier]] + [x[v].index_select(0, at) for v, at in ends], dim=-1))
-        parts = [x[self.carrier]] + [scatter(e[name], ends[self.carrier], 0, x[self.carrier].shape[0], "max")
-                                     for name, ends in self.graph.ends.items() if self.carrier in ends]
-        return self.head(torch.cat(parts, dim=-1))
+        for i, layer in enumerate(self.layers):
+            x, e = layer(x, e, self.graph, (self.kind, self.carrier) if i == len(self.layers) - 1 else None)
+        return self.head(e[self.carrier] if self.kind == "edge" else x[self.carrier])
 
 
 def pyg_ic(model: PygENGNN, batch) -> torch.Tensor:
@@ -290,6 +380,54 @@ def pyg_mcmu(model: PygENGNN, batch, k: int) -> torch.Tensor:
     p = torch.sigmoid(model(batch))
     cell = torch.arange(p.shape[0]) // k
     return p * scale_if_above(scatter(p, cell, 0, p.shape[0] // k, "sum"), 1.0).index_select(0, cell)
+
+
+def copy_generated_weights(model, net: PygENGNN) -> None:
+    """Load ``model``'s (generated, ``preset="engnn", readout="own"``) parameters into ``net``:
+    a PyG MLP's first layer reads the concatenation that the generated first layer splits into
+    ``a_in`` and ``b_in``; the later layers are ``rest``'s."""
+    def pair(target: nn.Sequential, source, first: list[str]) -> None:
+        target[0].weight.copy_(torch.cat([getattr(source, part).weight for part in first], dim=1))
+        target[0].bias.copy_(source.a_in.bias)
+        linears = [m for m in source.rest if isinstance(m, nn.Linear)]
+        for mine, theirs in zip([m for m in target if isinstance(m, nn.Linear)][1:], linears, strict=True):
+            mine.load_state_dict(theirs.state_dict())
+
+    with torch.no_grad():
+        for v, layer in net.vertex_embeddings.items():
+            layer.load_state_dict(model.vertex_embeddings[v].layer[0].state_dict())
+        for v, constant in net.vertex_constants.items():
+            constant.copy_(model.vertex_embeddings[v].constant)
+        for name, layer in net.edge_embeddings.items():
+            layer.load_state_dict(model.edge_embeddings[name].layer[0].state_dict())
+        for ours, theirs in zip(model.layers, net.layers, strict=True):
+            for (src, name, dst), conv in theirs.vertex_processors.convs.items():
+                edge = name.removeprefix("rev_")
+                pair(conv.mlp, ours.vertex_processors[f"{dst}__from__{src}__via__{edge}"], ["b_in", "a_in"])
+            for key, processor in theirs.edge_processors.items():
+                pair(processor, ours.edge_processors[key], ["a_in", "b_in"])
+            for combiners, generated in ((theirs.vertex_combiners, ours.vertex_combiners),
+                                         (theirs.edge_combiners, ours.edge_combiners)):
+                for key, combiner in combiners.items():
+                    pair(combiner, generated[key], ["a_in", "b_in"])
+        (head,) = model.heads.values()
+        net.head.load_state_dict(head.state_dict())
+
+
+def check_pyg(model, spec: str, sizes: dict[str, int], readout, line_graph: bool) -> float:
+    """Largest difference (float64, 4 samples) between the generated model's outputs and the
+    PyG version's with the same weights, each sample's entries sorted (the two order them
+    differently)."""
+    model = copy.deepcopy(model).double()
+    features = random_features(model.plan, sizes, 4, torch.float64, torch.Generator().manual_seed(1))
+    forward = pyg_forward(model, spec, sizes, features, readout, line_graph)
+    copy_generated_weights(model, forward.net)
+    ours = next(iter(model(**features).values())).reshape(4, -1)
+    theirs = forward().reshape(4, -1)
+    ours = ours[ours != 0].reshape(4, -1) if ours.numel() > theirs.numel() else ours
+    sort = lambda x: torch.cat([x.real.sort(-1).values, x.imag.sort(-1).values] if x.is_complex()  # noqa: E731
+                               else [x.sort(-1).values], -1)
+    return (sort(ours) - sort(theirs)).abs().max().item()
 
 
 def step(forward) -> None:
@@ -318,25 +456,32 @@ def cases(quick: bool):
     """(label, spec, sizes, reference builder, PyG read-out (kind, carrier, channels), timed
     rounds, timed rounds of the PyG model: fewer where one of its steps takes seconds)."""
     ic = lambda k: (f"interference channel ENGNN-E, K={k}, N=2", "ic_beamforming_edge", {"K": k, "N": 2},  # noqa: E731
-                    lambda h: DenseENGNN(1, 1, 4, 4, h.hidden, h.layers, h.mlp_layers, on_edges=True),
+                    lambda h, prune: DenseENGNN(1, 1, 4, 4, h.hidden, h.layers, h.mlp_layers, True, prune),
                     ("edge", "BS_UE_same_pair", 4))
     yield (*ic(20), 3 if quick else 8, 3 if quick else 8)
     yield (*ic(100), 1 if quick else 3, 1 if quick else 2)
     yield ("MCMU power allocation, M=4, K=5", "mcmu_power_allocation", {"M": 4, "K": 5},
-           lambda h: DenseENGNN(1, 1, 1, 1, h.hidden, h.layers, h.mlp_layers, on_edges=False), ("node", "AN", 1),
+           lambda h, prune: DenseENGNN(1, 1, 1, 1, h.hidden, h.layers, h.mlp_layers, False, prune), ("node", "AN", 1),
            3 if quick else 8, 1 if quick else 4)
 
 
-def pyg_forward(model, spec: str, sizes: dict[str, int], features: dict[str, torch.Tensor], readout):
+def pyg_forward(model, spec: str, sizes: dict[str, int], features: dict[str, torch.Tensor], readout,
+                line_graph: bool):
     """The PyG version of ``model``'s architecture (same widths, depth, MLPs, processors) and
-    its forward on the collated batch of ``features``."""
+    its forward on the collated batch of ``features``; edge updates on the line graph or by
+    scatters (see :class:`PygUpdate`)."""
     h = model.options
     batch = pyg_batch(model.plan, features)
     edge_keys = model.plan.architecture(model.architecture).edge_processors
-    net = PygENGNN(batch, edge_keys, h.hidden, h.layers, h.mlp_layers, readout)
-    if spec == "ic_beamforming_edge":
-        return lambda: pyg_ic(net, batch)
-    return lambda: pyg_mcmu(net, batch, sizes["K"])
+    net = PygENGNN(batch, edge_keys, h.hidden, h.layers, h.mlp_layers, readout, line_graph).to(features_dtype(features))
+    forward = (lambda: pyg_ic(net, batch)) if spec == "ic_beamforming_edge" else lambda: pyg_mcmu(net, batch, sizes["K"])
+    forward.net, forward.batch = net, batch
+    return forward
+
+
+def features_dtype(features: dict[str, torch.Tensor]) -> torch.dtype:
+    """The real dtype of the features (complex ones give their real part's)."""
+    return next(iter(features.values())).real.dtype
 
 
 def generated_class(spec: str):
@@ -366,6 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--default-malloc", action="store_true", help="leave glibc's allocator settings alone")
+    parser.add_argument("--line-graph-memory", type=float, default=12.0, metavar="GB",
+                        help="run the line-graph PyG model only where its pair tensors fit in this (default 12)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -374,27 +521,37 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {torch.__version__}, torch_geometric {pyg}, {args.threads} threads, {platform.machine()}, "
           f"batch {BATCH}, float32, forward+backward, allocator {'tuned (mallopt)' if tuned else 'default'}")
     print("| case | generated, preset engnn | generated, per-key edge processors | hand-written dense ENGNN "
-          "| ratio (preset / hand-written) | PyG HeteroConv | ratio (preset / PyG) |")
-    print("|---|---|---|---|---|---|---|")
+          "| hand-written, last layer pruned | ratio (preset / pruned hand-written) | PyG, line graph "
+          "| ratio (preset / PyG line graph) | PyG, scatters | ratio (preset / PyG scatters) "
+          "| PyG − generated, float64 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, spec, sizes, make_reference, readout, rounds, pyg_rounds in cases(args.quick):
         cls = generated_class(spec)
-        model, per_key = cls(preset="engnn"), cls(preset="engnn", edge_processors="key")
-        reference = make_reference(model.options)
+        model = cls(preset="engnn", readout="own")
+        per_key = cls(preset="engnn", readout="own", edge_processors="key")
+        reference, pruned = make_reference(model.options, False), make_reference(model.options, True)
         features = random_features(model.plan, sizes, BATCH, torch.float32, torch.Generator().manual_seed(0))
         run_reference = reference_ic if spec == "ic_beamforming_edge" else reference_mcmu
         forwards = [lambda: model(**features), lambda: per_key(**features),
-                    lambda: run_reference(reference, **features)]
+                    lambda: run_reference(reference, **features), lambda: run_reference(pruned, **features)]
+        pyg_cells = ["skipped: torch_geometric not installed", "–"] * 2 + ["–"]
         if torch_geometric is not None:
-            forwards.append(pyg_forward(model, spec, sizes, features, readout))
-        times = step_times(forwards, [rounds] * 3 + [pyg_rounds])
-        ours, keyed, theirs = (BATCH / t for t in times[:3])
-        if torch_geometric is None:
-            pyg_cells = "skipped: torch_geometric not installed | –"
-        else:
-            pyg_cells = f"{BATCH / times[3]:.0f} samples/s | {ours / (BATCH / times[3]):.2f}×"
+            scatters = pyg_forward(model, spec, sizes, features, readout, line_graph=False)
+            graph = PygGraph(scatters.batch)
+            gigabytes = LIVE_PAIR_TENSORS * pair_count(graph, scatters.net.layers[0].edge_keys) * model.options.hidden * 4 / 1e9
+            line = [pyg_forward(model, spec, sizes, features, readout, line_graph=True)] \
+                if gigabytes <= args.line_graph_memory else []
+            forwards += [scatters] + line
+        times = step_times(forwards, [rounds] * 4 + [pyg_rounds] * (len(forwards) - 4))
+        ours, keyed, theirs, theirs_pruned, *pyg = (BATCH / t for t in times)
+        if torch_geometric is not None:
+            error = max(check_pyg(model, spec, sizes, readout, line_graph=False),
+                        check_pyg(model, spec, sizes, readout, line_graph=True) if line else 0.0)
+            line_cells = [f"{pyg[1]:.0f} samples/s", f"{ours / pyg[1]:.2f}×"] if line else \
+                [f"not run: its pair messages need about {gigabytes:.0f} GB (> --line-graph-memory)", "–"]
+            pyg_cells = line_cells + [f"{pyg[0]:.0f} samples/s", f"{ours / pyg[0]:.2f}×", f"{error:.0e}"]
         print(f"| {label} | {ours:.0f} samples/s | {keyed:.0f} samples/s | {theirs:.0f} samples/s "
-              f"| {ours / theirs:.2f}× | {pyg_cells} |", flush=True)
-
+              f"| {theirs_pruned:.0f} samples/s | {ours / theirs_pruned:.2f}× | {' | '.join(pyg_cells)} |", flush=True)
 
 if __name__ == "__main__":
     main()

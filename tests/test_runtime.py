@@ -16,7 +16,7 @@ from designer.group import DesiredGroup, Instance
 from designer.runtime import evaluate, parse_expression
 from designer.runtime.model import HetGNN, log_magnitude
 from designer.runtime.pyg import hetero_graph, to_hetero_data
-from designer.testing import random_features, tensor_shape
+from designer.testing import assert_equivariant, random_features, tensor_shape
 from helpers_models import SPECS, load_generated, other_sizes, spec_path, tiny
 
 # --------------------------------------------------------------------------------- contract
@@ -176,6 +176,19 @@ def test_engnn_preset():
     assert (o.layers, o.hidden, o.mlp_layers, o.pooling, o.activation, o.edge_processors) == (1, 8, 3, "max", "relu",
                                                                                             "neighbour")
     assert designer.build(spec_path("mcmu_power_allocation"), preset="engnn", layers=3).options.layers == 3
+
+
+@pytest.mark.parametrize("spec", ["ic_beamforming_edge", "mcmu_power_allocation"])
+def test_own_readout_reads_the_carrier_state_only(spec):
+    """``readout="own"`` (ENGNN eq. 26): heads as wide as the carrier's state; equivariant; the
+    last layer then leaves every other type alone; refused where the carrier is never updated."""
+    model = tiny(spec, readout="own").double()
+    assert {h.in_features for h in model.heads.values()} == {6}
+    assert len(model._read.vertices) + len(model._read.edges) == 1
+    assert_equivariant(model, sizes=other_sizes(model))
+    never_updated = "edge" if spec == "mcmu_power_allocation" else "vertex"
+    with pytest.raises(ValueError, match="never updates"):
+        tiny(spec, never_updated, readout="own")
 
 
 # --------------------------------------------------------------------------------- sharing tables

@@ -28,6 +28,7 @@ from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
 INPUT_TRANSFORMS = ("none", "log")
+READOUTS = ("neighbourhood", "own")
 
 
 def log_magnitude(x: Tensor) -> Tensor:
@@ -48,6 +49,9 @@ class Options:
     edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
     and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
     power_budget: scale_if_above | normalise | slack; nonnegative: sigmoid | softplus | relu;
+    readout: neighbourhood (a vertex action reads its vertex's state and its incident edge states
+    pooled per edge key; an edge action its edge's state and its endpoints' states) | own (the
+    carrier's state only, ENGNN eq. 26; the architecture must update the carrier's type);
     input_transform: none | log (every feature entry x ↦ x·log(1+|x|)/|x|, see
     :func:`log_magnitude`: channel gains spanning many orders of magnitude reach the first layer
     on a log scale, sign and phase kept; elementwise, so the symmetry is untouched);
@@ -68,6 +72,7 @@ class Options:
     edge_processors: str = "key"
     power_budget: str = "scale_if_above"
     nonnegative: str = "sigmoid"
+    readout: str = "neighbourhood"
     input_transform: str = "none"
     check_inputs: bool = True
 
@@ -94,7 +99,7 @@ ENGNN_PROBLEMS = {
 CHOICES = {"pooling": POOLINGS, "activation": tuple(ACTIVATIONS), "norm": ("none", "layer"), "sharing": SHARINGS,
            "edge_processors": EDGE_PROCESSORS,
            "power_budget": constraints.BUDGET_MODES, "nonnegative": tuple(constraints.NONNEGATIVE),
-           "input_transform": INPUT_TRANSFORMS}
+           "readout": READOUTS, "input_transform": INPUT_TRANSFORMS}
 
 
 def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
@@ -337,6 +342,7 @@ class HetGNN(CompiledModel):
                                           for a in self.plan.axes if a.broken})
         self.layers = nn.ModuleList(UpdateLayer(self.plan, arch, self.sharing, widths, shape, self.options.pooling,
                                                 fixed) for _ in range(self.options.layers))
+        self._check_readout(arch)
         self.heads = nn.ModuleDict()
         for t in self.plan.actions:
             for carrier in self.carriers(t):
@@ -373,12 +379,25 @@ class HetGNN(CompiledModel):
                 out.setdefault(self.sharing.edge(et), []).append(et.name)
         return out
 
+    def _check_readout(self, arch) -> None:
+        """``readout="own"`` needs every carrier's type updated by the architecture."""
+        if self.options.readout != "own":
+            return
+        for t in self.plan.actions:
+            for carrier in self.carriers(t):
+                updated = arch.vertex_targets if len(t.dims) == 1 else arch.edge_targets
+                if carrier not in updated:
+                    raise ValueError(f"readout='own' reads {t.name} from the states of {carrier}, which the "
+                                     f"{self.architecture!r} architecture never updates; use readout='neighbourhood'")
+
     def _read_by_heads(self) -> Wanted:
         """The vertex and edge types whose final states the read-out reads (:meth:`_head_input`)."""
         vertices, edges = set(), set()
         for t in self.plan.actions:
             for carrier in self.carriers(t):
-                if len(t.dims) == 1:
+                if self.options.readout == "own":
+                    (vertices if len(t.dims) == 1 else edges).add(carrier)
+                elif len(t.dims) == 1:
                     vertices.add(carrier)
                     edges.update(name for names in self._incident(carrier).values() for name in names)
                 else:
@@ -388,6 +407,8 @@ class HetGNN(CompiledModel):
 
     def _head_width(self, t: TensorSig, carrier: str) -> int:
         w = self.options.widths
+        if self.options.readout == "own":
+            return w.vertex if len(t.dims) == 1 else w.edge
         if len(t.dims) == 1:
             return w.vertex + w.edge * len(self._incident(carrier))
         return w.edge + 2 * w.vertex
@@ -456,8 +477,10 @@ class HetGNN(CompiledModel):
         return out
 
     def _head_input(self, t: TensorSig, carrier: str, vertices, edges, instance: Instance) -> Tensor:
-        """Read-out input: a vertex's state and its pooled incident edge states per edge key;
-        an edge's state and its two endpoints' states."""
+        """Read-out input (ENGNN eq. 26): the carrier's state; with ``readout="neighbourhood"``
+        also a vertex's pooled incident edge states per edge key, an edge's endpoints' states."""
+        if self.options.readout == "own":
+            return vertices[carrier] if len(t.dims) == 1 else edges[carrier]
         if len(t.dims) == 1:
             parts = [vertices[carrier]]
             for names in self._incident(carrier).values():
