@@ -104,8 +104,9 @@ def _train(args) -> int:
         return EXIT_SPEC
     config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
                          model_options=dict(args.model_option or []), train_samples=args.samples,
-                         val_samples=args.val_samples, val_every=args.val_every, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                         optimizer=args.optimizer, seed=args.seed, device=args.device,
+                         val_samples=args.val_samples, val_every=args.val_every, epochs=args.epochs, batch=args.batch,
+                         lr=args.lr, lr_schedule=args.lr_schedule, optimizer=args.optimizer, seed=args.seed,
+                         device=args.device,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
         history = train(config, resume=args.resume, progress=not args.no_progress)
@@ -180,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int, default=50)
     tr.add_argument("--batch", type=int, default=256)
     tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                    help="constant, or cosine annealing to lr/100 over the epochs")
     tr.add_argument("--optimizer", choices=("adam", "rmsprop"), default="adam")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="cpu or cuda")

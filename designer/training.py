@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import os
 import sys
 import tempfile
@@ -41,6 +42,7 @@ class TrainConfig:
     epochs: int = 50
     batch: int = 256
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # "constant" | "cosine" (see lr_at)
     optimizer: str = "adam"  # "adam" | "rmsprop"
     seed: int = 0
     device: str = "cpu"
@@ -133,6 +135,21 @@ def _all_sum(value: float, world: int, device: str) -> float:
     return float(tensor)
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of epoch ``epoch`` (0-based): ``lr`` throughout, or cosine annealing
+    from ``lr`` to ``lr / 100`` over ``epochs``. A function of the epoch alone, so a resumed run
+    continues the schedule (growing ``epochs`` on resume stretches what is left of it)."""
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "cosine":
+        floor = config.lr / 100
+        return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+    raise ValueError(f"unknown lr schedule {config.lr_schedule!r} ({' or '.join(LR_SCHEDULES)})")
+
+
 def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr)
@@ -173,8 +190,9 @@ class _Progress:
 
 def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
     ignore = {"epochs", "out"}
+    defaults = dataclasses.asdict(TrainConfig(spec="", problem=""))  # for options newer than the checkpoint
     mine = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
-    theirs = {k: v for k, v in saved.items() if k not in ignore}
+    theirs = {k: v for k, v in {**defaults, **saved}.items() if k not in ignore}
     if mine != theirs:
         changed = sorted(k for k in mine if mine[k] != theirs.get(k))
         raise ValueError(f"{path} was written with different options ({', '.join(changed)}); "
@@ -213,6 +231,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     bar = _Progress(config.epochs, start, progress and rank == 0)
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(config, epoch)
         order = torch.randperm(config.train_samples, generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
         model.train()
         total = 0.0
@@ -230,7 +250,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                    "train_sum_rate": _all_sum(total, world, device) / config.train_samples,
                    "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean())
                    if validate else None,
-                   "seconds": round(time.perf_counter() - began, 3)}
+                   "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}
         history.append(metrics)
         if rank == 0:
             save_torch({"config": dataclasses.asdict(config), "spec_text": spec_text, "model": bare.state_dict(),

@@ -12,7 +12,7 @@ import torch
 
 from designer.cli import main
 from designer.evaluation import evaluate
-from designer.training import TrainConfig, load_checkpoint, train
+from designer.training import TrainConfig, load_checkpoint, lr_at, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "specs" / "mcmu_power_allocation.yaml")
@@ -48,6 +48,25 @@ def test_resume_refuses_other_options(tmp_path):
     train(config(tmp_path, epochs=1), progress=False)
     with pytest.raises(ValueError, match="different options.*lr"):
         train(config(tmp_path, epochs=2, lr=0.5), resume=True, progress=False)
+
+
+def test_cosine_schedule_anneals_to_a_hundredth(tmp_path):
+    cosine = config(tmp_path / "a", epochs=4, lr=0.01, lr_schedule="cosine")
+    assert [lr_at(cosine, e) for e in (0, 2)] == pytest.approx([0.01, 0.00505])
+    assert lr_at(cosine, 4) == pytest.approx(1e-4) and lr_at(config(tmp_path, lr=0.01), 3) == 0.01
+    straight = train(cosine, progress=False)
+    assert [h["lr"] for h in straight] == pytest.approx([lr_at(cosine, e) for e in range(4)])
+    with pytest.raises(ValueError, match="lr schedule"):
+        lr_at(config(tmp_path, lr_schedule="step"), 0)
+
+
+def test_checkpoints_older_than_an_option_resume_with_its_default(tmp_path):
+    train(config(tmp_path, epochs=1), progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    del state["config"]["lr_schedule"]
+    torch.save(state, path)
+    assert [h["epoch"] for h in train(config(tmp_path, epochs=2), resume=True, progress=False)] == [1, 2]
 
 
 def test_evaluate_at_training_and_other_sizes(tmp_path):
