@@ -534,24 +534,41 @@ def main(argv: list[str] | None = None) -> None:
         run_reference = reference_ic if spec == "ic_beamforming_edge" else reference_mcmu
         forwards = [lambda: model(**features), lambda: per_key(**features),
                     lambda: run_reference(reference, **features), lambda: run_reference(pruned, **features)]
-        pyg_cells = ["skipped: torch_geometric not installed", "–"] * 2 + ["–"]
+        pyg_models, gigabytes = [], 0.0
         if torch_geometric is not None:
-            scatters = pyg_forward(model, spec, sizes, features, readout, line_graph=False)
-            graph = PygGraph(scatters.batch)
-            gigabytes = LIVE_PAIR_TENSORS * pair_count(graph, scatters.net.layers[0].edge_keys) * model.options.hidden * 4 / 1e9
-            line = [pyg_forward(model, spec, sizes, features, readout, line_graph=True)] \
-                if gigabytes <= args.line_graph_memory else []
-            forwards += [scatters] + line
-        times = step_times(forwards, [rounds] * 4 + [pyg_rounds] * (len(forwards) - 4))
+            pyg_models, gigabytes = pyg_forwards(model, spec, sizes, features, readout, args.line_graph_memory)
+        times = step_times(forwards + pyg_models, [rounds] * len(forwards) + [pyg_rounds] * len(pyg_models))
         ours, keyed, theirs, theirs_pruned, *pyg = (BATCH / t for t in times)
-        if torch_geometric is not None:
-            error = max(check_pyg(model, spec, sizes, readout, line_graph=False),
-                        check_pyg(model, spec, sizes, readout, line_graph=True) if line else 0.0)
-            line_cells = [f"{pyg[1]:.0f} samples/s", f"{ours / pyg[1]:.2f}×"] if line else \
-                [f"not run: its pair messages need about {gigabytes:.0f} GB (> --line-graph-memory)", "–"]
-            pyg_cells = line_cells + [f"{pyg[0]:.0f} samples/s", f"{ours / pyg[0]:.2f}×", f"{error:.0e}"]
+        cells = pyg_cells(model, spec, sizes, readout, ours, pyg, gigabytes)
         print(f"| {label} | {ours:.0f} samples/s | {keyed:.0f} samples/s | {theirs:.0f} samples/s "
-              f"| {theirs_pruned:.0f} samples/s | {ours / theirs_pruned:.2f}× | {' | '.join(pyg_cells)} |", flush=True)
+              f"| {theirs_pruned:.0f} samples/s | {ours / theirs_pruned:.2f}× | {' | '.join(cells)} |", flush=True)
+
+
+def pyg_forwards(model, spec: str, sizes: dict[str, int], features: dict[str, torch.Tensor], readout,
+                 memory: float) -> tuple[list, float]:
+    """The PyG models' forwards — scatters, then the line graph where its pair tensors fit in
+    ``memory`` GB — and the line graph's estimated memory in GB."""
+    scatters = pyg_forward(model, spec, sizes, features, readout, line_graph=False)
+    pairs = pair_count(PygGraph(scatters.batch), scatters.net.layers[0].edge_keys)
+    gigabytes = LIVE_PAIR_TENSORS * pairs * model.options.hidden * 4 / 1e9
+    if gigabytes > memory:
+        return [scatters], gigabytes
+    return [scatters, pyg_forward(model, spec, sizes, features, readout, line_graph=True)], gigabytes
+
+
+def pyg_cells(model, spec: str, sizes: dict[str, int], readout, ours: float, pyg: list[float],
+              gigabytes: float) -> list[str]:
+    """The table's PyG cells from the measured samples/s ``pyg`` (scatters, line graph if run),
+    with the largest float64 difference of the PyG models' outputs from the generated model's."""
+    if torch_geometric is None:
+        return ["skipped: torch_geometric not installed", "–"] * 2 + ["–"]
+    line = len(pyg) > 1
+    error = max(check_pyg(model, spec, sizes, readout, line_graph=False),
+                check_pyg(model, spec, sizes, readout, line_graph=True) if line else 0.0)
+    line_cells = [f"{pyg[1]:.0f} samples/s", f"{ours / pyg[1]:.2f}×"] if line else \
+        [f"not run: its pair messages need about {gigabytes:.0f} GB (> --line-graph-memory)", "–"]
+    return line_cells + [f"{pyg[0]:.0f} samples/s", f"{ours / pyg[0]:.2f}×", f"{error:.0e}"]
+
 
 if __name__ == "__main__":
     main()
