@@ -96,6 +96,7 @@ class RowPool:
     def __init__(self, messages: Tensor, view: View, mode: str):
         self.messages, self.view, self.mode = messages, view, mode
         self._total: Tensor | None = None
+        self._others: Tensor | None = None
 
     def _rows(self) -> Tensor:
         """The messages as ``(rows, count, batch, w)``."""
@@ -126,10 +127,12 @@ class RowPool:
         targets = len(self.messages) if own is None else len(own)
         if self.view.count <= 1:
             return self._zeros(targets)
-        rows = self._rows()
-        others = MaxExceptSelf.apply(rows) if self.mode == "max" else self.per_row().value.unsqueeze(1) - rows
-        others = others.view(self.messages.shape)
-        return Partial(others if own is None else others.index_select(0, own), self.view.count - 1)
+        if self._others is None:  # once per view: a same-set edge type reads it through both endpoints
+            rows = self._rows()
+            others = MaxExceptSelf.apply(rows) if self.mode == "max" else self.per_row().value.unsqueeze(1) - rows
+            self._others = others.view(self.messages.shape)
+        own_pool = self._others if own is None else self._others.index_select(0, own)
+        return Partial(own_pool, self.view.count - 1)
 
 
 def merge(partials: list[Partial], mode: str) -> Partial:
