@@ -104,9 +104,9 @@ def _train(args) -> int:
         return EXIT_SPEC
     config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
                          model_options=dict(args.model_option or []), train_samples=args.samples,
-                         val_samples=args.val_samples, val_every=args.val_every, epochs=args.epochs, batch=args.batch,
+                         fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every, epochs=args.epochs, batch=args.batch,
                          lr=args.lr, lr_schedule=args.lr_schedule, optimizer=args.optimizer, seed=args.seed,
-                         device=args.device,
+                         device=args.device, backend=args.dist_backend,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
         history = train(config, resume=args.resume, progress=not args.no_progress)
@@ -140,7 +140,8 @@ def _evaluate(args) -> int:
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
-        print(f"{result['problem']} ({result['arch']}) on {result['device']}, {result['samples']} samples")
+        print(f"{result['problem']} ({result['arch']}) on {result['device']} ({result['device_name']}), "
+              f"{result['samples']} samples")
         print("| sizes | model (bits/s/Hz) | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
         print("|---|---|---|---|---|---|---|")
         for r in result["rows"]:
@@ -175,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N", help="training sizes")
     tr.add_argument("--model-option", action="append", type=_parse_option, metavar="KEY=VALUE",
                     help="option passed to designer.build (e.g. preset=engnn, hidden=64, layers=3, sharing=none)")
-    tr.add_argument("--samples", type=int, default=10_000, help="training samples (fixed set)")
+    tr.add_argument("--samples", type=int, default=10_000, help="training samples (per epoch with --fresh)")
+    tr.add_argument("--fresh", action="store_true",
+                    help="draw a new training set every epoch, seeded by --seed and the epoch (ENGNN's training)")
     tr.add_argument("--val-samples", type=int, default=1_000)
     tr.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and after the last)")
     tr.add_argument("--epochs", type=int, default=50)
@@ -185,7 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="constant, or cosine annealing to lr/100 over the epochs")
     tr.add_argument("--optimizer", choices=("adam", "rmsprop"), default="adam")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--device", default="cpu", help="cpu or cuda")
+    tr.add_argument("--device", default="cpu", help="cpu or cuda (a run may resume on the other)")
+    tr.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",
+                    help="DDP backend under torchrun (auto: NCCL on GPU, gloo on CPU; gloo can put "
+                         "several processes on one GPU)")
     tr.add_argument("--out", help="run directory (default: runs/<problem>_<arch>)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     tr.add_argument("--no-progress", action="store_true")

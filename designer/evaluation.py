@@ -4,6 +4,7 @@ same device."""
 
 from __future__ import annotations
 
+import platform
 import time
 
 import torch
@@ -12,7 +13,10 @@ from .training import (TrainConfig, batched_sum_rate, build_model, load_checkpoi
                        sample)
 
 
-def _timed(fn, device: str):
+def _timed(fn, device: str, warm_up=None):
+    """(fn(), seconds), after one untimed ``warm_up()`` (kernel load, cuBLAS handles, caches)."""
+    if warm_up is not None:
+        warm_up()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     began = time.perf_counter()
@@ -24,8 +28,30 @@ def _timed(fn, device: str):
 
 def _score(problem, solve, features: dict, device: str) -> tuple[float, float]:
     """(mean sum rate in bits/s/Hz, seconds) of a numerical reference on ``features``."""
-    actions, seconds = _timed(lambda: solve(features), device)
+    actions, seconds = _timed(lambda: solve(features), device, lambda: solve(_head(features, 2)))
     return problem.sum_rate(features, actions).mean().item(), seconds
+
+
+def device_name(device: str) -> str:
+    """The processor's name, recorded with every timing: the GPU's, or the CPU's and its thread count."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{_cpu_name()}, {torch.get_num_threads()} threads"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _head(features: dict, n: int) -> dict:
+    return {k: v[:n] for k, v in features.items()}
 
 
 def load_model(checkpoint: str, device: str = "cpu"):
@@ -49,7 +75,8 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
         features = sample(problem, samples, at, seed, device)
         with torch.no_grad():
             _, model_seconds = _timed(lambda: [model(**{k: v[i:i + batch] for k, v in features.items()})
-                                               for i in range(0, samples, batch)], device)
+                                               for i in range(0, samples, batch)], device,
+                                      lambda: model(**_head(features, batch)))
         rate = batched_sum_rate(model, problem, features, batch).mean().item()
         reference_rate, reference_seconds = _score(problem, reference_for(problem, at), features, device)
         alternatives = {}
@@ -63,7 +90,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
                      "reference_ms_per_sample": 1e3 * reference_seconds / samples,
                      "speedup": reference_seconds / model_seconds, "alternatives": alternatives})
     return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
-            "device": device, "samples": samples, "seed": seed, "rows": rows}
+            "device": device, "device_name": device_name(device), "samples": samples, "seed": seed, "rows": rows}
 
 
 def plot_sweep(result: dict, symbol: str, path: str) -> None:

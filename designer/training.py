@@ -1,8 +1,10 @@
 """Unsupervised training of a compiled model on one of the papers' problems (loss = −sum rate).
 
 Seeded and deterministic on one device; checkpoints written atomically after every epoch and
-resumable; multi-process data parallel through ``torchrun`` (DDP; gloo on CPU, NCCL on GPU).
-A checkpoint is self-contained: it carries the spec text, the model options and the state.
+resumable; multi-process data parallel through ``torchrun`` (DDP; gloo on CPU, NCCL on GPU, or
+the backend named). The training set is drawn once, or afresh every epoch (``fresh``, as ENGNN
+§IV trains). A checkpoint is self-contained: it carries the spec text, the model options and the
+state; a run may resume on another device.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class TrainConfig:
     arch: str = "vertex_edge"
     sizes: dict[str, int] = field(default_factory=dict)
     model_options: dict = field(default_factory=dict)
-    train_samples: int = 10_000
+    train_samples: int = 10_000  # per epoch when ``fresh``
+    fresh: bool = False  # draw a new training set every epoch (seeded by seed and epoch)
     val_samples: int = 1_000
     val_every: int = 1  # validate every this many epochs (and after the last)
     epochs: int = 50
@@ -46,6 +49,7 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" | "rmsprop"
     seed: int = 0
     device: str = "cpu"
+    backend: str = "auto"  # DDP backend under torchrun: "auto" (NCCL on GPU, gloo on CPU) | "gloo" | "nccl"
     out: str = "runs/run"
 
 
@@ -110,18 +114,21 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _distributed(device: str) -> tuple[int, int, str]:
-    """(rank, world size, this rank's device) under torchrun; initialises the process group."""
+def _distributed(device: str, backend: str = "auto") -> tuple[int, int, str]:
+    """(rank, world size, this rank's device) under torchrun; initialises the process group
+    (``backend`` "auto": NCCL on GPU, gloo on CPU; gloo also runs several ranks on one GPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1, device
     import torch.distributed as dist
 
     if device.startswith("cuda"):
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"  # gloo may share one
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        if backend == "auto":
+            backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend)
     return dist.get_rank(), dist.get_world_size(), device
 
 
@@ -133,6 +140,12 @@ def _all_sum(value: float, world: int, device: str) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return float(tensor)
+
+
+def epoch_seed(config: TrainConfig, epoch: int) -> int:
+    """Seed of epoch ``epoch``'s training set when ``fresh`` (apart from the fixed sets' seeds,
+    ``seed`` and ``seed + 1_000_003``)."""
+    return 2**40 + config.seed * 2**20 + epoch
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -189,7 +202,7 @@ class _Progress:
 
 
 def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
-    ignore = {"epochs", "out"}
+    ignore = {"epochs", "out", "device", "backend"}  # a run may go on elsewhere, and for longer
     defaults = dataclasses.asdict(TrainConfig(spec="", problem=""))  # for options newer than the checkpoint
     mine = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
     theirs = {k: v for k, v in {**defaults, **saved}.items() if k not in ignore}
@@ -205,7 +218,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
     may grow). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
-    rank, world, device = _distributed(config.device)
+    rank, world, device = _distributed(config.device, config.backend)
     problem = problem_for(config.problem)
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
@@ -226,7 +239,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
 
         # The last layer updates types no read-out uses, so some parameters get no gradient.
         model = DistributedDataParallel(model, find_unused_parameters=True)
-    train_set = sample(problem, config.train_samples, config.sizes, config.seed, device)
+    train_set = None if config.fresh else sample(problem, config.train_samples, config.sizes, config.seed, device)
     val_set = sample(problem, config.val_samples, config.sizes, config.seed + 1_000_003, device)
     bar = _Progress(config.epochs, start, progress and rank == 0)
     for epoch in range(start, config.epochs):
@@ -234,8 +247,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, epoch)
         order = torch.randperm(config.train_samples, generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
+        if config.fresh:
+            train_set = sample(problem, config.train_samples, config.sizes, epoch_seed(config, epoch), device)
         model.train()
-        total = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=device)
         for first in range(0, config.train_samples - world + 1, config.batch):  # every rank gets data
             index = order[first:first + config.batch][rank::world].to(device)
             part = {k: v[index] for k, v in train_set.items()}
@@ -243,11 +258,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
             optimizer.zero_grad(set_to_none=True)
             (-rate.mean()).backward()
             optimizer.step()
-            total += float(rate.detach().sum())
+            total += rate.detach().sum()  # no host sync per step
         model.eval()
         validate = (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs
         metrics = {"epoch": epoch + 1,
-                   "train_sum_rate": _all_sum(total, world, device) / config.train_samples,
+                   "train_sum_rate": _all_sum(float(total), world, device) / config.train_samples,
                    "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean())
                    if validate else None,
                    "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}

@@ -3,7 +3,6 @@ runtime, spell the plan out as data, and run the same code path as ``designer.bu
 
 import ast
 import importlib.util
-import os
 from pathlib import Path
 import subprocess
 import sys
@@ -101,13 +100,13 @@ def test_generated_directory_is_up_to_date(spec):
     assert path.read_text() == emit_module(compile_file(spec_path(spec))), f"recompile {spec}"
 
 
-def test_generated_module_imports_neither_compiler_nor_graph_libraries(tmp_path):
+def test_generated_module_imports_neither_compiler_nor_graph_libraries(subprocess_env):
     code = ("import sys, importlib.util; spec = importlib.util.spec_from_file_location('m', 'generated/comp_jt.py'); "
             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); m.CompJtVertexGNN(hidden=4); "
             "bad = [n for n in ('sympy', 'networkx', 'designer.compiler', 'designer.spec') if n in sys.modules]; "
             "print(bad)")
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
-                         env={**os.environ, "PYTHONPATH": str(root)})
+                         env=subprocess_env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -1,7 +1,6 @@
 """`train` / `evaluate`: deterministic, atomic checkpoints, resume, DDP (gloo), sweeps."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -12,7 +11,8 @@ import torch
 
 from designer.cli import main
 from designer.evaluation import evaluate
-from designer.training import TrainConfig, load_checkpoint, lr_at, train
+from designer import training
+from designer.training import TrainConfig, epoch_seed, load_checkpoint, lr_at, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "specs" / "mcmu_power_allocation.yaml")
@@ -35,13 +35,29 @@ def test_train_writes_checkpoint_and_metrics(tmp_path):
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
 
 
-def test_training_is_deterministic_and_resume_equals_an_uninterrupted_run(tmp_path):
-    straight = train(config(tmp_path / "a", epochs=3), progress=False)
-    train(config(tmp_path / "b", epochs=1), progress=False)
-    resumed = train(config(tmp_path / "b", epochs=3), resume=True, progress=False)
+@pytest.mark.parametrize("fresh", [False, True])
+def test_training_is_deterministic_and_resume_equals_an_uninterrupted_run(tmp_path, fresh):
+    straight = train(config(tmp_path / "a", epochs=3, fresh=fresh), progress=False)
+    train(config(tmp_path / "b", epochs=1, fresh=fresh), progress=False)
+    resumed = train(config(tmp_path / "b", epochs=3, fresh=fresh, backend="gloo"), resume=True, progress=False)
     assert [h["val_sum_rate"] for h in resumed] == [h["val_sum_rate"] for h in straight]
     a, b = load_checkpoint(tmp_path / "a" / "run"), load_checkpoint(tmp_path / "b" / "run")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_fresh_training_draws_a_new_set_every_epoch(tmp_path, monkeypatch):
+    seeds = []
+    real = training.sample
+    monkeypatch.setattr(training, "sample", lambda problem, n, sizes, seed, device: seeds.append(seed) or
+                        real(problem, n, sizes, seed, device))
+    fresh = config(tmp_path / "a", epochs=3, fresh=True)
+    train(fresh, progress=False)
+    assert seeds == [fresh.seed + 1_000_003] + [epoch_seed(fresh, e) for e in range(3)]
+    assert len(set(seeds)) == 4 and fresh.seed not in seeds
+    seeds.clear()
+    fixed = train(config(tmp_path / "b", epochs=3), progress=False)
+    assert seeds == [fresh.seed, fresh.seed + 1_000_003]
+    assert [h["train_sum_rate"] for h in fixed] != [h["train_sum_rate"] for h in train(fresh, progress=False)]
 
 
 def test_resume_refuses_other_options(tmp_path):
@@ -77,6 +93,7 @@ def test_evaluate_at_training_and_other_sizes(tmp_path):
         assert row["model_sum_rate"] > 0 and row["reference_sum_rate"] > 0
         assert row["ratio"] == pytest.approx(row["model_sum_rate"] / row["reference_sum_rate"])
         assert row["model_ms_per_sample"] > 0 and row["reference_ms_per_sample"] > 0
+    assert "threads" in result["device_name"]
 
 
 def test_cli_train_evaluate_and_plot(tmp_path, capsys):
@@ -108,16 +125,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ddp_two_cpu_processes(tmp_path):
+def test_ddp_two_cpu_processes(tmp_path, subprocess_env):
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**subprocess_env, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
            "-m", "designer.cli", "train", SPEC, "--arch", "vertex", "--size", "M=2", "--size", "K=2",
            "--samples", "16", "--val-samples", "8", "--epochs", "2", "--batch", "8", "--out", str(out),
-           "--no-progress", "--model-option", "hidden=8", "--model-option", "layers=1"]
+           "--no-progress", "--model-option", "hidden=8", "--model-option", "layers=1", "--fresh",
+           "--dist-backend", "gloo"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert load_checkpoint(out)["epoch"] == 2
+    state = load_checkpoint(out)
+    assert state["epoch"] == 2 and state["config"]["fresh"] and state["config"]["backend"] == "gloo"
 
 
 def test_validation_can_be_sparse(tmp_path):
@@ -160,3 +179,35 @@ def test_evaluate_scores_the_alternative_references(tmp_path):
     gp = row["alternatives"]["gradient_projection"]
     assert gp["sum_rate"] > 0 and gp["ms_per_sample"] > 0
     assert gp["model_ratio"] == pytest.approx(row["model_sum_rate"] / gp["sum_rate"])
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+@cuda
+def test_cuda_training_follows_the_cpu_run_and_resumes_on_the_cpu(tmp_path):
+    on_cpu = train(config(tmp_path / "cpu", epochs=2, fresh=True), progress=False)
+    on_gpu = train(config(tmp_path / "gpu", epochs=2, fresh=True, device="cuda"), progress=False)
+    assert [h["val_sum_rate"] for h in on_gpu] == pytest.approx([h["val_sum_rate"] for h in on_cpu], rel=1e-3)
+    resumed = train(config(tmp_path / "gpu", epochs=3, fresh=True), resume=True, progress=False)
+    assert [h["epoch"] for h in resumed] == [1, 2, 3]
+    result = evaluate(str(tmp_path / "gpu" / "run"), [{"K": 4}], samples=8, device="cuda")
+    assert result["device_name"] == torch.cuda.get_device_name() and result["rows"][1]["model_sum_rate"] > 0
+
+
+@cuda
+@pytest.mark.parametrize("backend", ["gloo", "auto"])
+def test_ddp_two_processes_on_the_gpu(tmp_path, backend, subprocess_env):
+    """Two ranks on one GPU: gloo runs them; NCCL (auto) needs a GPU per rank."""
+    out = tmp_path / "ddp"
+    gpus = torch.cuda.device_count()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(free_port()), "-m", "designer.cli", "train", SPEC, "--arch", "vertex",
+           "--size", "M=2", "--size", "K=2", "--samples", "16", "--val-samples", "8", "--epochs", "2", "--batch", "8",
+           "--out", str(out), "--no-progress", "--model-option", "hidden=8", "--model-option", "layers=1",
+           "--device", "cuda", "--dist-backend", backend]
+    if backend == "auto" and gpus < 2:
+        pytest.skip("NCCL needs two GPUs")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert load_checkpoint(out)["epoch"] == 2
