@@ -1,4 +1,4 @@
-"""Training throughput (forward + backward samples/s at batch 256, CPU, float32) of generated
+"""Training throughput (forward + backward samples/s at batch 256 unless --batch says otherwise, CPU or CUDA, float32) of generated
 models against a hand-written dense ENGNN and, when torch_geometric is installed, the same
 architecture in PyG.
 
@@ -28,6 +28,12 @@ No compiled extension (torch-scatter, torch-sparse) is used: PyG then scatters w
     PYTHONPATH=. python benchmarks/model_throughput.py                   # about 2.5 minutes with PyG
     PYTHONPATH=. python benchmarks/model_throughput.py --default-malloc  # leave the allocator alone
     PYTHONPATH=. python benchmarks/model_throughput.py --quick           # fewer rounds
+    PYTHONPATH=. python benchmarks/model_throughput.py --device cuda     # on a CUDA GPU
+
+With ``--device cuda`` every model, its features and the collated PyG batch live on the GPU,
+and each timed step is bracketed by ``torch.cuda.synchronize()``; ``--threads`` and the
+allocator tweak apply only on CPU, and the header names the GPU instead. The line-graph PyG
+model's ``--line-graph-memory`` cutoff is then a limit on GPU memory.
 """
 
 from __future__ import annotations
@@ -75,7 +81,7 @@ def max_except_self(x: torch.Tensor, dim: int) -> torch.Tensor:
     """max over ``dim`` of every other entry (``k_1 ≠ k`` in ENGNN eq. 24), by the top-2 trick."""
     top, arg = x.topk(2, dim=dim)
     first, second = top.narrow(dim, 0, 1), top.narrow(dim, 1, 1)
-    position = torch.arange(x.shape[dim]).view([-1 if i == dim else 1 for i in range(x.dim())])
+    position = torch.arange(x.shape[dim], device=x.device).view([-1 if i == dim else 1 for i in range(x.dim())])
     return torch.where(arg.narrow(dim, 0, 1) == position, second, first)
 
 
@@ -134,7 +140,7 @@ def reference_ic(model: DenseENGNN, H: torch.Tensor, p_max: torch.Tensor, sigma:
     """ENGNN-E on the interference channel: beamformers on the direct links, per-BS budget."""
     k = H.shape[1]
     e = torch.cat([H.real, H.imag], dim=-1)
-    out = model(p_max.unsqueeze(-1), sigma.unsqueeze(-1), e, torch.eye(k, dtype=torch.bool))
+    out = model(p_max.unsqueeze(-1), sigma.unsqueeze(-1), e, torch.eye(k, dtype=torch.bool, device=H.device))
     n = out.shape[-1] // 2
     v = torch.complex(out[..., :n], out[..., n:]).diagonal(dim1=1, dim2=2).transpose(1, 2)  # (b, K, N)
     power = (v.real.square() + v.imag.square()).sum(-1, keepdim=True)
@@ -145,8 +151,8 @@ def reference_mcmu(model: DenseENGNN, H: torch.Tensor) -> torch.Tensor:
     """MCMU power allocation: AN (Tx) – UE (Rx) graph over all M·K pairs, powers per AN."""
     b, m, k = H.shape[:3]
     gain = H.reshape(b, m * k, m * k).transpose(1, 2).unsqueeze(-1)  # (b, AN, UE, 1)
-    ones = torch.ones(b, m * k, 1)
-    p = torch.sigmoid(model(ones, ones, gain, torch.eye(m * k, dtype=torch.bool))).reshape(b, m, k)
+    ones = torch.ones(b, m * k, 1, device=H.device)
+    p = torch.sigmoid(model(ones, ones, gain, torch.eye(m * k, dtype=torch.bool, device=H.device))).reshape(b, m, k)
     return p * scale_if_above(p.sum(-1, keepdim=True), 1.0)
 
 
@@ -157,10 +163,13 @@ def reference_mcmu(model: DenseENGNN, H: torch.Tensor) -> torch.Tensor:
 
 def pyg_batch(plan, features: dict[str, torch.Tensor]):
     """The batch as one graph: each sample exported by :func:`designer.runtime.pyg.to_hetero_data`
-    (edge types ``(BS, e, UE)`` and their reverses ``(UE, rev_e, BS)``), then collated. Built
-    once, outside the timed steps, as a DataLoader's collate would."""
-    batch = next(iter(features.values())).shape[0]
-    return Batch.from_data_list([to_hetero_data(plan, features, s) for s in range(batch)])
+    (edge types ``(BS, e, UE)`` and their reverses ``(UE, rev_e, BS)``), then collated on CPU
+    and moved to the features' device. Built once, outside the timed steps, as a DataLoader's
+    collate would."""
+    device = next(iter(features.values())).device
+    on_cpu = to_device(features, torch.device("cpu"))
+    batch = next(iter(on_cpu.values())).shape[0]
+    return Batch.from_data_list([to_hetero_data(plan, on_cpu, s) for s in range(batch)]).to(device)
 
 
 class VertexMessages(MessagePassing):
@@ -321,8 +330,9 @@ def _pairs(neighbour_at: torch.Tensor, target_at: torch.Tensor, same: bool) -> t
     counts = torch.bincount(neighbour_at, minlength=int(target_at.max()) + 1)
     starts = counts.cumsum(0) - counts
     per_target = counts[target_at]
-    target = torch.repeat_interleave(torch.arange(len(target_at)), per_target)
-    offset = torch.arange(len(target)) - torch.repeat_interleave(per_target.cumsum(0) - per_target, per_target)
+    target = torch.repeat_interleave(torch.arange(len(target_at), device=target_at.device), per_target)
+    offset = torch.arange(len(target), device=target.device)
+    offset -= torch.repeat_interleave(per_target.cumsum(0) - per_target, per_target)
     source = order[starts[target_at[target]] + offset]
     keep = source != target if same else torch.ones_like(source, dtype=torch.bool)
     return torch.stack([source[keep], target[keep]]), target_at[target[keep]]
@@ -378,7 +388,7 @@ def pyg_mcmu(model: PygENGNN, batch, k: int) -> torch.Tensor:
     """MCMU power allocation in PyG: powers per AN (``(b·M·K, 1)``; ANs numbered sample-,
     then cell-major, so AN i is in cell group i // K), per-cell budget 1."""
     p = torch.sigmoid(model(batch))
-    cell = torch.arange(p.shape[0]) // k
+    cell = torch.arange(p.shape[0], device=p.device) // k
     return p * scale_if_above(scatter(p, cell, 0, p.shape[0] // k, "sum"), 1.0).index_select(0, cell)
 
 
@@ -417,9 +427,10 @@ def copy_generated_weights(model, net: PygENGNN) -> None:
 def check_pyg(model, spec: str, sizes: dict[str, int], readout, line_graph: bool) -> float:
     """Largest difference (float64, 4 samples) between the generated model's outputs and the
     PyG version's with the same weights, each sample's entries sorted (the two order them
-    differently)."""
+    differently); on ``model``'s device."""
     model = copy.deepcopy(model).double()
     features = random_features(model.plan, sizes, 4, torch.float64, torch.Generator().manual_seed(1))
+    features = to_device(features, next(model.parameters()).device)
     forward = pyg_forward(model, spec, sizes, features, readout, line_graph)
     copy_generated_weights(model, forward.net)
     ours = next(iter(model(**features).values())).reshape(4, -1)
@@ -436,19 +447,27 @@ def step(forward) -> None:
     (out.abs().sum() if torch.is_tensor(out) else sum(v.abs().sum() for v in out.values())).backward()
 
 
-def step_times(forwards: list, rounds: list[int]) -> list[float]:
-    """Seconds per forward + backward of each model: one warm-up step each, then rounds that
-    run every model once in turn (so that machine noise hits all alike), model ``i`` in the
-    first ``rounds[i]`` of them; the fastest round of each model counts."""
+def clock(device: torch.device) -> float:
+    """``time.perf_counter()`` once the work queued on ``device`` has finished (CUDA kernels
+    run asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def step_times(forwards: list, rounds: list[int], device: torch.device) -> list[float]:
+    """Seconds per forward + backward of each model on ``device``: one warm-up step each, then
+    rounds that run every model once in turn (so that machine noise hits all alike), model
+    ``i`` in the first ``rounds[i]`` of them; the fastest round of each model counts."""
     for forward in forwards:
         step(forward)
     best = [float("inf")] * len(forwards)
     for r in range(max(rounds)):
         for i, forward in enumerate(forwards):
             if r < rounds[i]:
-                began = time.perf_counter()
+                began = clock(device)
                 step(forward)
-                best[i] = min(best[i], time.perf_counter() - began)
+                best[i] = min(best[i], clock(device) - began)
     return best
 
 
@@ -469,11 +488,12 @@ def pyg_forward(model, spec: str, sizes: dict[str, int], features: dict[str, tor
                 line_graph: bool):
     """The PyG version of ``model``'s architecture (same widths, depth, MLPs, processors) and
     its forward on the collated batch of ``features``; edge updates on the line graph or by
-    scatters (see :class:`PygUpdate`)."""
+    scatters (see :class:`PygUpdate`); on the features' device."""
     h = model.options
     batch = pyg_batch(model.plan, features)
     edge_keys = model.plan.architecture(model.architecture).edge_processors
-    net = PygENGNN(batch, edge_keys, h.hidden, h.layers, h.mlp_layers, readout, line_graph).to(features_dtype(features))
+    net = PygENGNN(batch, edge_keys, h.hidden, h.layers, h.mlp_layers, readout, line_graph)
+    net = net.to(next(iter(features.values())).device, features_dtype(features))
     forward = (lambda: pyg_ic(net, batch)) if spec == "ic_beamforming_edge" else lambda: pyg_mcmu(net, batch, sizes["K"])
     forward.net, forward.batch = net, batch
     return forward
@@ -482,6 +502,11 @@ def pyg_forward(model, spec: str, sizes: dict[str, int], features: dict[str, tor
 def features_dtype(features: dict[str, torch.Tensor]) -> torch.dtype:
     """The real dtype of the features (complex ones give their real part's)."""
     return next(iter(features.values())).real.dtype
+
+
+def to_device(features: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """The features on ``device``."""
+    return {name: x.to(device) for name, x in features.items()}
 
 
 def generated_class(spec: str):
@@ -509,17 +534,26 @@ def keep_freed_memory() -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"samples per step (default {BATCH})")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--default-malloc", action="store_true", help="leave glibc's allocator settings alone")
     parser.add_argument("--line-graph-memory", type=float, default=12.0, metavar="GB",
                         help="run the line-graph PyG model only where its pair tensors fit in this (default 12)")
+    parser.add_argument("--device", type=torch.device, default="cpu", help="cpu (default) or cuda[:N]")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    device = args.device
+    if device.type not in ("cpu", "cuda") or (device.type == "cuda" and not torch.cuda.is_available()):
+        parser.error(f"--device {device}: neither cpu nor an available CUDA device")
     torch.manual_seed(0)
-    tuned = not args.default_malloc and keep_freed_memory()
+    if device.type == "cuda":
+        where, allocator = f"{device} ({torch.cuda.get_device_name(device)})", ""
+    else:
+        torch.set_num_threads(args.threads)
+        tuned = not args.default_malloc and keep_freed_memory()
+        where, allocator = f"{args.threads} threads", f", allocator {'tuned (mallopt)' if tuned else 'default'}"
     pyg = "not installed" if torch_geometric is None else torch_geometric.__version__
-    print(f"torch {torch.__version__}, torch_geometric {pyg}, {args.threads} threads, {platform.machine()}, "
-          f"batch {BATCH}, float32, forward+backward, allocator {'tuned (mallopt)' if tuned else 'default'}")
+    print(f"torch {torch.__version__}, torch_geometric {pyg}, {where}, {platform.machine()}, "
+          f"batch {args.batch}, float32, forward+backward{allocator}")
     print("| case | generated, preset engnn | generated, per-key edge processors | hand-written dense ENGNN "
           "| hand-written, last layer pruned | ratio (preset / pruned hand-written) | PyG, line graph "
           "| ratio (preset / PyG line graph) | PyG, scatters | ratio (preset / PyG scatters) "
@@ -527,18 +561,20 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, spec, sizes, make_reference, readout, rounds, pyg_rounds in cases(args.quick):
         cls = generated_class(spec)
-        model = cls(preset="engnn", readout="own")
-        per_key = cls(preset="engnn", readout="own", edge_processors="key")
-        reference, pruned = make_reference(model.options, False), make_reference(model.options, True)
-        features = random_features(model.plan, sizes, BATCH, torch.float32, torch.Generator().manual_seed(0))
+        model = cls(preset="engnn", readout="own").to(device)
+        per_key = cls(preset="engnn", readout="own", edge_processors="key").to(device)
+        reference = make_reference(model.options, False).to(device)
+        pruned = make_reference(model.options, True).to(device)
+        features = random_features(model.plan, sizes, args.batch, torch.float32, torch.Generator().manual_seed(0))
+        features = to_device(features, device)
         run_reference = reference_ic if spec == "ic_beamforming_edge" else reference_mcmu
         forwards = [lambda: model(**features), lambda: per_key(**features),
                     lambda: run_reference(reference, **features), lambda: run_reference(pruned, **features)]
         pyg_models, gigabytes = [], 0.0
         if torch_geometric is not None:
             pyg_models, gigabytes = pyg_forwards(model, spec, sizes, features, readout, args.line_graph_memory)
-        times = step_times(forwards + pyg_models, [rounds] * len(forwards) + [pyg_rounds] * len(pyg_models))
-        ours, keyed, theirs, theirs_pruned, *pyg = (BATCH / t for t in times)
+        times = step_times(forwards + pyg_models, [rounds] * len(forwards) + [pyg_rounds] * len(pyg_models), device)
+        ours, keyed, theirs, theirs_pruned, *pyg = (args.batch / t for t in times)
         cells = pyg_cells(model, spec, sizes, readout, ours, pyg, gigabytes)
         print(f"| {label} | {ours:.0f} samples/s | {keyed:.0f} samples/s | {theirs:.0f} samples/s "
               f"| {theirs_pruned:.0f} samples/s | {ours / theirs_pruned:.2f}× | {' | '.join(cells)} |", flush=True)
