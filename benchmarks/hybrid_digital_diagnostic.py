@@ -6,7 +6,10 @@ effective channel H W_RF (``W_BB = (H W_RF)^+``, scaled to ||W_RF W_BB||_F^2 = K
 budget); the analog matched filter (the phases of conj(h_k) on RF chain k, other chains at
 random phases) with the same ZF digital stage; and the reference. If ZF on the model's W_RF
 recovers most of the gap, the analog beams are learned and the digital stage is what is
-missing.
+missing. Then the shape of each analog precoder: sigma_2 / sigma_1 of W_RF (0 for rank one),
+and the phase coherence |mean_n exp(j angle W_RF[n, r])| of a column over the antennas (1 when
+every antenna of RF chain r has the same phase, i.e. the beam ignores the channel; about
+1/sqrt(N_t) for phases that follow a random channel).
 
     PYTHONPATH=. python benchmarks/hybrid_digital_diagnostic.py runs/table3_miso_long/edge_n800
 """
@@ -40,6 +43,14 @@ def matched_filter_analog(H: torch.Tensor, n_rf: int, generator: torch.Generator
     return W / math.sqrt(n_t)
 
 
+def analog_shape(W_RF: torch.Tensor) -> tuple[float, float]:
+    """(mean sigma_2 / sigma_1, mean column phase coherence over the antennas) of ``W_RF
+    (batch, N_t, N_RF)``."""
+    sigma = torch.linalg.svdvals(W_RF)
+    coherence = torch.polar(torch.ones_like(W_RF.real), W_RF.angle()).mean(dim=1).abs()
+    return (sigma[:, 1] / sigma[:, 0]).mean().item(), coherence.mean().item()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run directory of a hybrid_precoding_miso model")
@@ -65,6 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|")
     for name, value in rows.items():
         print(f"| {name} | {value:.2f} | {100 * value / reference:.1f} % |")
+    print("\n| analog precoder | sigma_2 / sigma_1 | phase coherence over antennas |\n|---|---|---|")
+    for name, W_RF in (("model", actions["W_RF"]), ("matched filter", analog)):
+        ratio, coherence = analog_shape(W_RF)
+        print(f"| {name} | {ratio:.3f} | {coherence:.3f} |")
 
 
 if __name__ == "__main__":
