@@ -104,8 +104,9 @@ def _train(args) -> int:
         return EXIT_SPEC
     config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
                          model_options=dict(args.model_option or []), train_samples=args.samples,
-                         fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every, epochs=args.epochs, batch=args.batch,
-                         lr=args.lr, lr_schedule=args.lr_schedule, optimizer=args.optimizer, seed=args.seed,
+                         fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
+                         epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
+                         imitate_epochs=args.imitate_epochs, optimizer=args.optimizer, seed=args.seed,
                          device=args.device, backend=args.dist_backend,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                     help="constant, or cosine annealing to lr/100 over the epochs")
+    tr.add_argument("--imitate-epochs", type=int, default=0, metavar="E",
+                    help="first E epochs imitate the problem's reference on the training set (supervised "
+                         "warm start; where the problem defines an imitation loss), then maximise the sum rate")
     tr.add_argument("--optimizer", choices=("adam", "rmsprop"), default="adam")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="cpu or cuda (a run may resume on the other)")

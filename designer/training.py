@@ -1,4 +1,5 @@
-"""Unsupervised training of a compiled model on one of the papers' problems (loss = −sum rate).
+"""Unsupervised training of a compiled model on one of the papers' problems (loss = −sum rate),
+optionally after a supervised warm start that imitates the problem's reference.
 
 Seeded and deterministic on one device; checkpoints written atomically after every epoch and
 resumable; multi-process data parallel through ``torchrun`` (DDP; gloo on CPU, NCCL on GPU, or
@@ -46,6 +47,7 @@ class TrainConfig:
     batch: int = 256
     lr: float = 1e-3
     lr_schedule: str = "constant"  # "constant" | "cosine" (see lr_at)
+    imitate_epochs: int = 0  # first epochs minimise problem.imitation against the reference, then −sum rate
     optimizer: str = "adam"  # "adam" | "rmsprop"
     seed: int = 0
     device: str = "cpu"
@@ -215,11 +217,15 @@ def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
     """Train, checkpointing ``out/checkpoint.pt`` after every epoch; return the metric history.
 
+    With ``imitate_epochs`` the first epochs minimise the problem's imitation loss against its
+    reference's actions on the training set (a supervised warm start), the rest −sum rate.
     With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
     may grow). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
     rank, world, device = _distributed(config.device, config.backend)
     problem = problem_for(config.problem)
+    if config.imitate_epochs and problem.imitation is None:
+        raise ValueError(f"problem {problem.name!r} defines no imitation loss (--imitate-epochs)")
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
     torch.manual_seed(config.seed)
@@ -240,6 +246,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         # The last layer updates types no read-out uses, so some parameters get no gradient.
         model = DistributedDataParallel(model, find_unused_parameters=True)
     train_set = None if config.fresh else sample(problem, config.train_samples, config.sizes, config.seed, device)
+    targets = None  # the reference's actions on train_set, while imitating
     val_set = sample(problem, config.val_samples, config.sizes, config.seed + 1_000_003, device)
     bar = _Progress(config.epochs, start, progress and rank == 0)
     for epoch in range(start, config.epochs):
@@ -249,14 +256,20 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         order = torch.randperm(config.train_samples, generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
         if config.fresh:
             train_set = sample(problem, config.train_samples, config.sizes, epoch_seed(config, epoch), device)
+        imitating = epoch < config.imitate_epochs
+        if imitating and (targets is None or config.fresh):
+            targets = reference_for(problem, config.sizes)(train_set)
         model.train()
         total = torch.zeros((), dtype=torch.float64, device=device)
         for first in range(0, config.train_samples - world + 1, config.batch):  # every rank gets data
             index = order[first:first + config.batch][rank::world].to(device)
             part = {k: v[index] for k, v in train_set.items()}
-            rate = problem.sum_rate(part, model(**part))
+            actions = model(**part)
+            rate = problem.sum_rate(part, actions)
+            loss = (problem.imitation(part, actions, {k: v[index] for k, v in targets.items()}).mean()
+                    if imitating else -rate.mean())
             optimizer.zero_grad(set_to_none=True)
-            (-rate.mean()).backward()
+            loss.backward()
             optimizer.step()
             total += rate.detach().sum()  # no host sync per step
         model.eval()
@@ -265,6 +278,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                    "train_sum_rate": _all_sum(float(total), world, device) / config.train_samples,
                    "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean())
                    if validate else None,
+                   "objective": "imitation" if imitating else "sum_rate",
                    "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}
         history.append(metrics)
         if rank == 0:

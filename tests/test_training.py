@@ -1,5 +1,6 @@
 """`train` / `evaluate`: deterministic, atomic checkpoints, resume, DDP (gloo), sweeps."""
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -58,6 +59,27 @@ def test_fresh_training_draws_a_new_set_every_epoch(tmp_path, monkeypatch):
     fixed = train(config(tmp_path / "b", epochs=3), progress=False)
     assert seeds == [fresh.seed, fresh.seed + 1_000_003]
     assert [h["train_sum_rate"] for h in fixed] != [h["train_sum_rate"] for h in train(fresh, progress=False)]
+
+
+def test_imitation_warm_start_then_sum_rate(tmp_path, monkeypatch):
+    problem = training.problem_for("hybrid_precoding_miso")
+    imitated = []
+
+    def counting(features, actions, target):
+        imitated.append(features["H"].shape[0])
+        return problem.imitation(features, actions, target)
+
+    monkeypatch.setattr(training, "problem_for", lambda name: dataclasses.replace(problem, imitation=counting))
+    hybrid = config(tmp_path, spec=str(ROOT / "specs" / "hybrid_precoding_miso.yaml"), problem="hybrid_precoding_miso",
+                    arch="edge", sizes={"N_RF": 3, "N_t": 3, "K": 2}, epochs=3, imitate_epochs=2)
+    history = train(hybrid, progress=False)
+    assert [h["objective"] for h in history] == ["imitation", "imitation", "sum_rate"]
+    assert sum(imitated) == 2 * hybrid.train_samples  # every sample, in each imitation epoch only
+
+
+def test_imitation_needs_a_problem_that_defines_it(tmp_path):
+    with pytest.raises(ValueError, match="defines no imitation loss"):
+        train(config(tmp_path, imitate_epochs=1), progress=False)
 
 
 def test_resume_refuses_other_options(tmp_path):

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from . import objectives, references, scenarios
 from .objectives import (
+    imitation_hybrid_precoding_miso,
     power_control_sum_rate,
     received_power,
     sinr_rates,
@@ -75,7 +76,10 @@ class Problem:
     returns the feature dict; ``sum_rate(features, actions)`` the per-sample sum rate
     ``(batch,)`` in bits/s/Hz; ``reference(features)`` the numerical reference's action dict.
     ``features`` / ``actions`` list the dict keys; ``source`` cites the formulation;
-    ``alternatives`` names further references the papers compare with (same signature).
+    ``alternatives`` names further references the papers compare with (same signature);
+    ``imitation(features, actions, target)``, where defined, is a per-sample loss ``(batch,)``
+    of actions against the reference's, 0 when they agree in everything the sum rate depends on
+    (``gnn-design train --imitate-epochs``: a supervised warm start).
     """
 
     name: str
@@ -86,6 +90,7 @@ class Problem:
     actions: tuple[str, ...]
     source: str
     alternatives: Mapping[str, Callable[[Features], dict[str, Tensor]]] = field(default_factory=dict)
+    imitation: Callable[[Features, Actions, Actions], Tensor] | None = None
 
 
 _PROBLEM_LIST = [
@@ -96,7 +101,8 @@ _PROBLEM_LIST = [
             "Zhao, Yang, Liu eq. (3), MU-MIMO; reference GLRAM-style (Song, Sun, Yang 2016)"),
     Problem("hybrid_precoding_miso", sample_hybrid_precoding_miso, sum_rate_hybrid_precoding_miso,
             glram_hybrid_precoding, ("H",), ("W_RF", "W_BB"),
-            "Zhao, Yang, Liu eq. (3), MU-MISO; reference GLRAM-style (Song, Sun, Yang 2016)"),
+            "Zhao, Yang, Liu eq. (3), MU-MISO; reference GLRAM-style (Song, Sun, Yang 2016)",
+            imitation=imitation_hybrid_precoding_miso),
     Problem("ic_beamforming_edge", sample_ic_beamforming_edge, sum_rate_ic_beamforming_edge,
             wmmse_ic_beamforming_edge, ("p_max", "sigma", "H"), ("V",), "ENGNN eqs. (2)-(6); reference WMMSE"),
     Problem("ic_beamforming_node", sample_ic_beamforming_node, sum_rate_ic_beamforming_node,

@@ -39,6 +39,8 @@ __all__ = [
     "cooperative_amplitudes",
     "mu_miso_amplitudes",
     "hybrid_amplitudes",
+    "beam_misalignment",
+    "imitation_hybrid_precoding_miso",
 ]
 
 _LN2 = math.log(2.0)
@@ -291,3 +293,28 @@ def sum_rate_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapp
     H = _need(features, "H", "features")
     amp = hybrid_amplitudes(H, _need(actions, "W_RF", "actions"), _need(actions, "W_BB", "actions"))
     return _hybrid_sum_rate(amp, snr_db)
+
+
+# --------------------------------------------------------------------------- imitation losses
+# Supervised warm start (``gnn-design train --imitate-epochs``): how far actions are from a
+# reference's, ignoring what no sum rate depends on. Per sample, shape ``(batch,)``.
+
+
+def beam_misalignment(V: Tensor, V_ref: Tensor) -> Tensor:
+    """``mean_k (1 - |v_k^H v_k^ref|^2 / (||v_k||^2 ||v_k^ref||^2))`` over the beams (columns)
+    ``k`` of precoders ``(batch, N, K)``: 0 when every beam points where the reference's does,
+    whatever its phase and power (no sum rate depends on a beam's phase), 1 when orthogonal."""
+    inner = (V.conj() * V_ref).sum(dim=-2).abs().square()
+    norms = V.abs().square().sum(dim=-2) * V_ref.abs().square().sum(dim=-2)
+    return (1 - inner / norms.clamp_min(torch.finfo(norms.dtype).tiny)).mean(dim=-1)
+
+
+def imitation_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                                    target: Mapping[str, Tensor]) -> Tensor:
+    """Imitation loss of a MU-MISO hybrid precoder: :func:`beam_misalignment` of the overall
+    precoders ``W_RF W_BB (batch, N_t, K)``. The overall beams, not ``W_RF`` and ``W_BB`` apart:
+    the reference's analog/digital split is one of many with the same beams."""
+    def overall(a: Mapping[str, Tensor], what: str) -> Tensor:
+        return _need(a, "W_RF", what) @ _need(a, "W_BB", what)
+
+    return beam_misalignment(overall(actions, "actions"), overall(target, "target"))

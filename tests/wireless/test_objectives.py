@@ -306,3 +306,34 @@ def test_objective_differentiable_and_dtype(name):
 def test_missing_key_is_reported():
     with pytest.raises(KeyError, match="'p'"):
         obj.sum_rate_mcmu_power_allocation({"H": torch.ones(1, 1, 1, 1, 1)}, {"q": torch.ones(1, 1, 1)})
+
+
+# --------------------------------------------------------------------------- imitation losses
+def test_beam_misalignment_matches_loops_and_ignores_phase_and_power():
+    gen = torch.Generator().manual_seed(5)
+    V, W = _crand(3, 4, 2, gen=gen), _crand(3, 4, 2, gen=gen)
+    got = obj.beam_misalignment(V, W)
+    for b in range(3):
+        per_beam = []
+        for k in range(2):
+            v, w = V[b, :, k], W[b, :, k]
+            cos2 = _abs2(torch.vdot(v, w)) / (float(v.norm()) ** 2 * float(w.norm()) ** 2)
+            per_beam.append(1 - cos2)
+        assert got[b].item() == pytest.approx(sum(per_beam) / 2, rel=1e-12)
+    scale = torch.polar(torch.rand(3, 1, 2, generator=gen, dtype=D) * 3, torch.randn(3, 1, 2, generator=gen, dtype=D))
+    rotated = W * scale
+    assert torch.allclose(obj.beam_misalignment(rotated, W), torch.zeros(3, dtype=D), atol=1e-12)
+    e0, e1 = torch.eye(2, dtype=C)[:, :1].unsqueeze(0), torch.eye(2, dtype=C)[:, 1:].unsqueeze(0)  # (1, 2, 1)
+    assert obj.beam_misalignment(e1, e0).item() == 1 and obj.beam_misalignment(e0, e0).item() == 0
+
+
+def test_hybrid_imitation_compares_overall_beams_not_the_split():
+    features = sc.sample_hybrid_precoding_miso(2, seed=1, dtype=D)
+    reference = PROBLEMS["hybrid_precoding_miso"].reference(features)
+    # the same overall precoder split differently: W_RF columns permuted, W_BB rows to match
+    order = torch.tensor([2, 0, 1, 5, 3, 4])
+    resplit = {"W_RF": reference["W_RF"][:, :, order], "W_BB": reference["W_BB"][:, order, :]}
+    imitation = PROBLEMS["hybrid_precoding_miso"].imitation
+    assert torch.allclose(imitation(features, resplit, reference), torch.zeros(2, dtype=D), atol=1e-12)
+    swapped = {"W_RF": reference["W_RF"], "W_BB": reference["W_BB"].flip(-1)}  # beams given to the other UE
+    assert (imitation(features, swapped, reference) > 0.01).all()
