@@ -3,8 +3,10 @@
 Unsupervised training stops at about 69 % of the reference (docs/RESULTS.md, hybrid precoding).
 This separates expressivity from optimisation: the spec's generated model (``arch``, default
 options) is first trained to imitate the reference (GLRAM-style) on the training set, then
-trained on as usual (loss = −sum rate). Imitation compares the overall precoder
-``V = W_RF W_BB (batch, N_t, K)`` per UE up to its phase, which no rate depends on:
+trained on as usual (loss = −sum rate). Imitation is the problem's own loss
+(``Problem.imitation``, :func:`designer.wireless.objectives.beam_misalignment` of the overall
+precoders ``V = W_RF W_BB (batch, N_t, K)``, the one ``gnn-design train --imitate-epochs``
+uses), per UE up to its phase, which no rate depends on:
 
     loss = mean_k (1 − |v_k^H v_k^ref|² / (‖v_k‖² ‖v_k^ref‖²))      (0 when every beam matches)
 
@@ -31,14 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"N_RF": 6, "N_t": 8, "K": 2}
 
 
-def beam_misalignment(actions: dict, target: dict) -> torch.Tensor:
-    """Per sample ``mean_k (1 − cos² of the angle between v_k and v_k^ref)``, ``V = W_RF W_BB``."""
-    v, w = actions["W_RF"] @ actions["W_BB"], target["W_RF"] @ target["W_BB"]
-    inner = (v.conj() * w).sum(dim=1).abs().square()
-    norms = v.abs().square().sum(dim=1) * w.abs().square().sum(dim=1)
-    return (1 - inner / norms.clamp_min(1e-12)).mean(dim=-1)
-
-
 def fit(model, problem, features: dict, target: dict | None, steps: int, batch: int, lr: float, seed: int) -> None:
     """``steps`` Adam steps on random batches: imitation of ``target`` or, without one, −sum rate."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -52,7 +46,7 @@ def fit(model, problem, features: dict, target: dict | None, steps: int, batch: 
         if target is None:
             loss = -problem.sum_rate(part, actions).mean()
         else:
-            loss = beam_misalignment(actions, {k: v[index] for k, v in target.items()}).mean()
+            loss = problem.imitation(part, actions, {k: v[index] for k, v in target.items()}).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -63,7 +57,8 @@ def score(model, problem, features: dict, target: dict) -> tuple[float, float]:
     """(mean sum rate in bits/s/Hz, mean beam misalignment to the reference) on ``features``."""
     with torch.no_grad():
         actions = model(**features)
-        return problem.sum_rate(features, actions).mean().item(), beam_misalignment(actions, target).mean().item()
+        return (problem.sum_rate(features, actions).mean().item(),
+                problem.imitation(features, actions, target).mean().item())
 
 
 def main(argv: list[str] | None = None) -> None:
