@@ -106,7 +106,8 @@ def _train(args) -> int:
                          model_options=dict(args.model_option or []), train_samples=args.samples,
                          fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
                          epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
-                         imitate_epochs=args.imitate_epochs, optimizer=args.optimizer, seed=args.seed,
+                         imitate_epochs=args.imitate_epochs, augment=args.augment, optimizer=args.optimizer,
+                         weight_decay=args.weight_decay, seed=args.seed,
                          device=args.device, backend=args.dist_backend,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
@@ -130,7 +131,8 @@ def _evaluate(args) -> int:
         symbol, values = args.sweep
         sizes += [{symbol: v} for v in values]
     try:
-        result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device)
+        result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device,
+                          batch=args.batch)
         if args.plot:
             if not args.sweep:
                 raise ValueError("--plot needs --sweep SYMBOL=N1,N2,...")
@@ -190,7 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--imitate-epochs", type=int, default=0, metavar="E",
                     help="first E epochs imitate the problem's reference on the training set (supervised "
                          "warm start; where the problem defines an imitation loss), then maximise the sum rate")
-    tr.add_argument("--optimizer", choices=("adam", "rmsprop"), default="adam")
+    tr.add_argument("--augment", action="store_true",
+                    help="transform every training batch by the problem's augmentation (a random invariance "
+                         "of the sum rate, e.g. per-UE channel phases; where the problem defines one)")
+    tr.add_argument("--optimizer", choices=("adam", "adamw", "rmsprop"), default="adam")
+    tr.add_argument("--weight-decay", type=float, default=0.0,
+                    help="L2 penalty (adam, rmsprop) or decoupled weight decay (adamw)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="cpu or cuda (a run may resume on the other)")
     tr.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",
@@ -207,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sweep", type=_parse_sweep, metavar="SYMBOL=N1,N2,...")
     ev.add_argument("--samples", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--batch", type=int, default=256, help="model inference batch (the reference solves all at once)")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--plot", help="write a PNG of the sweep (needs matplotlib)")

@@ -90,7 +90,8 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
                      "reference_ms_per_sample": 1e3 * reference_seconds / samples,
                      "speedup": reference_seconds / model_seconds, "alternatives": alternatives})
     return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
-            "device": device, "device_name": device_name(device), "samples": samples, "seed": seed, "rows": rows}
+            "device": device, "device_name": device_name(device), "samples": samples, "batch": batch, "seed": seed,
+            "rows": rows}
 
 
 def plot_sweep(result: dict, symbol: str, path: str) -> None:

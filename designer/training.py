@@ -28,6 +28,7 @@ from .atomic import save_torch, write_files
 from .wireless import PROBLEMS, Problem
 
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"  # the state with the best validation sum rate so far
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class TrainConfig:
     lr: float = 1e-3
     lr_schedule: str = "constant"  # "constant" | "cosine" (see lr_at)
     imitate_epochs: int = 0  # first epochs minimise problem.imitation against the reference, then −sum rate
-    optimizer: str = "adam"  # "adam" | "rmsprop"
+    augment: bool = False  # transform every training batch by problem.augment (an invariance of the sum rate)
+    optimizer: str = "adam"  # "adam" | "adamw" | "rmsprop"
+    weight_decay: float = 0.0  # L2 penalty (adam, rmsprop) or decoupled decay (adamw)
     seed: int = 0
     device: str = "cpu"
     backend: str = "auto"  # DDP backend under torchrun: "auto" (NCCL on GPU, gloo on CPU) | "gloo" | "nccl"
@@ -165,12 +168,13 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
     raise ValueError(f"unknown lr schedule {config.lr_schedule!r} ({' or '.join(LR_SCHEDULES)})")
 
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
+
+
 def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr)
-    raise ValueError(f"unknown optimizer {config.optimizer!r} (adam or rmsprop)")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {config.optimizer!r} ({', '.join(OPTIMIZERS)})")
+    return OPTIMIZERS[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 class _Progress:
@@ -215,10 +219,13 @@ def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
-    """Train, checkpointing ``out/checkpoint.pt`` after every epoch; return the metric history.
+    """Train, checkpointing ``out/checkpoint.pt`` after every epoch (and ``out/best.pt`` whenever
+    the validation sum rate is the best so far); return the metric history.
 
     With ``imitate_epochs`` the first epochs minimise the problem's imitation loss against its
     reference's actions on the training set (a supervised warm start), the rest −sum rate.
+    With ``augment`` every training batch is first transformed by ``problem.augment`` (a random
+    invariance of the sum rate, drawn from the epoch's seed).
     With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
     may grow). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
@@ -226,6 +233,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     problem = problem_for(config.problem)
     if config.imitate_epochs and problem.imitation is None:
         raise ValueError(f"problem {problem.name!r} defines no imitation loss (--imitate-epochs)")
+    if config.augment and problem.augment is None:
+        raise ValueError(f"problem {problem.name!r} defines no augmentation (--augment)")
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
     torch.manual_seed(config.seed)
@@ -253,7 +262,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         began = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, epoch)
-        order = torch.randperm(config.train_samples, generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
+        shuffle = torch.Generator().manual_seed(config.seed * 7919 + epoch)  # batch order, then augmentation
+        order = torch.randperm(config.train_samples, generator=shuffle)
         if config.fresh:
             train_set = sample(problem, config.train_samples, config.sizes, epoch_seed(config, epoch), device)
         imitating = epoch < config.imitate_epochs
@@ -264,6 +274,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         for first in range(0, config.train_samples - world + 1, config.batch):  # every rank gets data
             index = order[first:first + config.batch][rank::world].to(device)
             part = {k: v[index] for k, v in train_set.items()}
+            if config.augment:
+                part = problem.augment(part, shuffle)
             actions = model(**part)
             rate = problem.sum_rate(part, actions)
             loss = (problem.imitation(part, actions, {k: v[index] for k, v in targets.items()}).mean()
@@ -280,11 +292,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                    if validate else None,
                    "objective": "imitation" if imitating else "sum_rate",
                    "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}
+        best = max((h["val_sum_rate"] for h in history if h["val_sum_rate"] is not None), default=None)
         history.append(metrics)
         if rank == 0:
-            save_torch({"config": dataclasses.asdict(config), "spec_text": spec_text, "model": bare.state_dict(),
-                        "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history},
-                       out / CHECKPOINT)
+            state = {"config": dataclasses.asdict(config), "spec_text": spec_text, "model": bare.state_dict(),
+                     "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history}
+            if validate and (best is None or metrics["val_sum_rate"] > best):
+                save_torch(state, out / BEST)
+            save_torch(state, out / CHECKPOINT)
             write_files({out / "metrics.json": json.dumps(history, indent=1) + "\n"})
         bar.update(metrics)
     bar.close()

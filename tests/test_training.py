@@ -70,8 +70,7 @@ def test_imitation_warm_start_then_sum_rate(tmp_path, monkeypatch):
         return problem.imitation(features, actions, target)
 
     monkeypatch.setattr(training, "problem_for", lambda name: dataclasses.replace(problem, imitation=counting))
-    hybrid = config(tmp_path, spec=str(ROOT / "specs" / "hybrid_precoding_miso.yaml"), problem="hybrid_precoding_miso",
-                    arch="edge", sizes={"N_RF": 3, "N_t": 3, "K": 2}, epochs=3, imitate_epochs=2)
+    hybrid = hybrid_config(tmp_path, epochs=3, imitate_epochs=2)
     history = train(hybrid, progress=False)
     assert [h["objective"] for h in history] == ["imitation", "imitation", "sum_rate"]
     assert sum(imitated) == 2 * hybrid.train_samples  # every sample, in each imitation epoch only
@@ -80,6 +79,53 @@ def test_imitation_warm_start_then_sum_rate(tmp_path, monkeypatch):
 def test_imitation_needs_a_problem_that_defines_it(tmp_path):
     with pytest.raises(ValueError, match="defines no imitation loss"):
         train(config(tmp_path, imitate_epochs=1), progress=False)
+
+
+def hybrid_config(tmp_path, **changes):
+    return config(tmp_path, spec=str(ROOT / "specs" / "hybrid_precoding_miso.yaml"), problem="hybrid_precoding_miso",
+                  arch="edge", sizes={"N_RF": 3, "N_t": 3, "K": 2}, **changes)
+
+
+def test_augmentation_transforms_every_batch_deterministically(tmp_path, monkeypatch):
+    problem = training.problem_for("hybrid_precoding_miso")
+    seen = []
+
+    def recording(features, generator):
+        seen.append(features["H"].shape[0])
+        return problem.augment(features, generator)
+
+    monkeypatch.setattr(training, "problem_for", lambda name: dataclasses.replace(problem, augment=recording))
+    augmented = hybrid_config(tmp_path / "a", epochs=3, augment=True)
+    straight = train(augmented, progress=False)
+    assert sum(seen) == 3 * augmented.train_samples
+    train(hybrid_config(tmp_path / "b", epochs=1, augment=True), progress=False)
+    resumed = train(hybrid_config(tmp_path / "b", epochs=3, augment=True), resume=True, progress=False)
+    assert [h["train_sum_rate"] for h in resumed] == [h["train_sum_rate"] for h in straight]
+    plain = train(hybrid_config(tmp_path / "c", epochs=3), progress=False)
+    assert [h["train_sum_rate"] for h in plain] != [h["train_sum_rate"] for h in straight]
+
+
+def test_augmentation_needs_a_problem_that_defines_it(tmp_path):
+    with pytest.raises(ValueError, match="defines no augmentation"):
+        train(config(tmp_path, augment=True), progress=False)
+
+
+def test_best_checkpoint_holds_the_best_validation(tmp_path):
+    history = train(config(tmp_path, epochs=6, lr=0.05), progress=False)
+    vals = [h["val_sum_rate"] for h in history]
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["epoch"] == 1 + vals.index(max(vals)) and best["history"][-1]["val_sum_rate"] == max(vals)
+    result = evaluate(str(tmp_path / "run" / "best.pt"), samples=16, seed=3 + 1_000_003)
+    assert result["rows"][0]["model_sum_rate"] == pytest.approx(max(vals), rel=1e-5)
+
+
+@pytest.mark.parametrize("optimizer, kind", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+                                             ("rmsprop", torch.optim.RMSprop)])
+def test_weight_decay_reaches_the_optimizer(tmp_path, optimizer, kind):
+    opt = training._optimizer(config(tmp_path, optimizer=optimizer, weight_decay=0.01), [torch.zeros(1)])
+    assert type(opt) is kind and opt.param_groups[0]["weight_decay"] == 0.01
+    decayed = train(config(tmp_path / "a", optimizer=optimizer, weight_decay=0.5), progress=False)
+    assert decayed != train(config(tmp_path / "b", optimizer=optimizer), progress=False)
 
 
 def test_resume_refuses_other_options(tmp_path):

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from torch import Tensor
+from torch import Generator, Tensor
 
 from . import objectives, references, scenarios
 from .objectives import (
+    augment_hybrid_precoding_miso,
     imitation_hybrid_precoding_miso,
     power_control_sum_rate,
     received_power,
@@ -79,7 +80,9 @@ class Problem:
     ``alternatives`` names further references the papers compare with (same signature);
     ``imitation(features, actions, target)``, where defined, is a per-sample loss ``(batch,)``
     of actions against the reference's, 0 when they agree in everything the sum rate depends on
-    (``gnn-design train --imitate-epochs``: a supervised warm start).
+    (``gnn-design train --imitate-epochs``: a supervised warm start); ``augment(features,
+    generator)``, where defined, a random transform of the features that leaves every action's
+    sum rate and the reference's solution unchanged (``gnn-design train --augment``).
     """
 
     name: str
@@ -91,6 +94,7 @@ class Problem:
     source: str
     alternatives: Mapping[str, Callable[[Features], dict[str, Tensor]]] = field(default_factory=dict)
     imitation: Callable[[Features, Actions, Actions], Tensor] | None = None
+    augment: Callable[[Features, Generator], dict[str, Tensor]] | None = None
 
 
 _PROBLEM_LIST = [
@@ -102,7 +106,7 @@ _PROBLEM_LIST = [
     Problem("hybrid_precoding_miso", sample_hybrid_precoding_miso, sum_rate_hybrid_precoding_miso,
             glram_hybrid_precoding, ("H",), ("W_RF", "W_BB"),
             "Zhao, Yang, Liu eq. (3), MU-MISO; reference GLRAM-style (Song, Sun, Yang 2016)",
-            imitation=imitation_hybrid_precoding_miso),
+            imitation=imitation_hybrid_precoding_miso, augment=augment_hybrid_precoding_miso),
     Problem("ic_beamforming_edge", sample_ic_beamforming_edge, sum_rate_ic_beamforming_edge,
             wmmse_ic_beamforming_edge, ("p_max", "sigma", "H"), ("V",), "ENGNN eqs. (2)-(6); reference WMMSE"),
     Problem("ic_beamforming_node", sample_ic_beamforming_node, sum_rate_ic_beamforming_node,

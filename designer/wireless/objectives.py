@@ -41,6 +41,7 @@ __all__ = [
     "hybrid_amplitudes",
     "beam_misalignment",
     "imitation_hybrid_precoding_miso",
+    "augment_hybrid_precoding_miso",
 ]
 
 _LN2 = math.log(2.0)
@@ -293,6 +294,23 @@ def sum_rate_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapp
     H = _need(features, "H", "features")
     amp = hybrid_amplitudes(H, _need(actions, "W_RF", "actions"), _need(actions, "W_BB", "actions"))
     return _hybrid_sum_rate(amp, snr_db)
+
+
+# --------------------------------------------------------------------------- augmentations
+# Random transforms of the features that leave the sum rate of every action unchanged
+# (``gnn-design train --augment``): more training channels from the same samples, and the
+# reference's solution stays a solution. Each takes a CPU generator, seeded by the trainer.
+
+
+def augment_hybrid_precoding_miso(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+    """Rotate every UE's channel by its own uniform random phase, ``H_k -> e^{j theta_k} H_k``.
+
+    ``features["H"]``: complex ``(batch, K, N_t)``. In eq. (3a) UE ``k``'s rate depends on ``H_k``
+    only through ``|H_k W_RF w_BB,j|``, so the sum rate of any ``(W_RF, W_BB)`` is unchanged."""
+    H = _need(features, "H", "features")
+    theta = 2 * math.pi * torch.rand(H.shape[:-1] + (1,), generator=generator, dtype=torch.float64)
+    phase = torch.polar(torch.ones_like(theta), theta).to(device=H.device, dtype=H.dtype)
+    return {**features, "H": H * phase}
 
 
 # --------------------------------------------------------------------------- imitation losses

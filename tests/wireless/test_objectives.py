@@ -337,3 +337,24 @@ def test_hybrid_imitation_compares_overall_beams_not_the_split():
     assert torch.allclose(imitation(features, resplit, reference), torch.zeros(2, dtype=D), atol=1e-12)
     swapped = {"W_RF": reference["W_RF"], "W_BB": reference["W_BB"].flip(-1)}  # beams given to the other UE
     assert (imitation(features, swapped, reference) > 0.01).all()
+
+
+# --------------------------------------------------------------------------- augmentations
+def test_hybrid_augmentation_keeps_every_sum_rate_and_is_seeded():
+    problem = PROBLEMS["hybrid_precoding_miso"]
+    features = sc.sample_hybrid_precoding_miso(4, seed=2, dtype=D)
+    gen = torch.Generator().manual_seed(7)
+    actions = {"W_RF": _crand(4, 8, 6, gen=gen), "W_BB": _crand(4, 6, 2, gen=gen)}
+    rotated = problem.augment(features, torch.Generator().manual_seed(0))
+    assert not torch.allclose(rotated["H"], features["H"])  # the channels move ...
+    assert torch.allclose(rotated["H"].abs(), features["H"].abs(), rtol=1e-12)  # ... by a phase ...
+    ratio = rotated["H"] / features["H"]
+    assert torch.allclose(ratio, ratio[..., :1].expand_as(ratio), rtol=1e-10)  # ... one per UE
+    for a in (actions, problem.reference(features)):
+        assert torch.allclose(problem.sum_rate(rotated, a), problem.sum_rate(features, a), rtol=1e-10)
+    again = problem.augment(features, torch.Generator().manual_seed(0))
+    assert torch.equal(again["H"], rotated["H"])
+    # the transform is not an invariance of every objective: it changes a sum rate that mixes UEs' phases
+    mixed = {"W_RF": actions["W_RF"], "W_BB": actions["W_BB"]}
+    joint = lambda f: (f["H"].sum(dim=1, keepdim=True) @ mixed["W_RF"] @ mixed["W_BB"]).abs().sum(dim=(-1, -2))
+    assert not torch.allclose(joint(rotated), joint(features))
