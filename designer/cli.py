@@ -107,7 +107,7 @@ def _train(args) -> int:
                          fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
                          epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
                          imitate_epochs=args.imitate_epochs, augment=args.augment, optimizer=args.optimizer,
-                         weight_decay=args.weight_decay, seed=args.seed,
+                         weight_decay=args.weight_decay, clip_grad=args.clip_grad, seed=args.seed,
                          device=args.device, backend=args.dist_backend,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--optimizer", choices=("adam", "adamw", "rmsprop"), default="adam")
     tr.add_argument("--weight-decay", type=float, default=0.0,
                     help="L2 penalty (adam, rmsprop) or decoupled weight decay (adamw)")
+    tr.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM",
+                    help="rescale every step's gradient to at most this global norm (default 0: off)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="cpu or cuda (a run may resume on the other)")
     tr.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",

@@ -52,6 +52,7 @@ class TrainConfig:
     augment: bool = False  # transform every training batch by problem.augment (an invariance of the sum rate)
     optimizer: str = "adam"  # "adam" | "adamw" | "rmsprop"
     weight_decay: float = 0.0  # L2 penalty (adam, rmsprop) or decoupled decay (adamw)
+    clip_grad: float = 0.0  # rescale each step's gradient to at most this global norm (0: off)
     seed: int = 0
     device: str = "cpu"
     backend: str = "auto"  # DDP backend under torchrun: "auto" (NCCL on GPU, gloo on CPU) | "gloo" | "nccl"
@@ -282,6 +283,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                     if imitating else -rate.mean())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.clip_grad:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             optimizer.step()
             total += rate.detach().sum()  # no host sync per step
         model.eval()

@@ -119,6 +119,23 @@ def test_best_checkpoint_holds_the_best_validation(tmp_path):
     assert result["rows"][0]["model_sum_rate"] == pytest.approx(max(vals), rel=1e-5)
 
 
+def test_gradients_are_clipped_to_the_norm_asked(tmp_path, monkeypatch):
+    norms = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def recording(params, max_norm):
+        params = list(params)
+        total = clip(params, max_norm)
+        norms.append((float(total), float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))))
+        return total
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    train(config(tmp_path / "a", epochs=1), progress=False)
+    assert norms == []  # off by default
+    train(config(tmp_path / "b", epochs=1, clip_grad=1e-3), progress=False)
+    assert len(norms) == 2 and all(before > 1e-3 and after == pytest.approx(1e-3, rel=1e-4) for before, after in norms)
+
+
 @pytest.mark.parametrize("optimizer, kind", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
                                              ("rmsprop", torch.optim.RMSprop)])
 def test_weight_decay_reaches_the_optimizer(tmp_path, optimizer, kind):

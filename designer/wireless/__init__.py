@@ -22,8 +22,8 @@ from torch import Generator, Tensor
 
 from . import objectives, references, scenarios
 from .objectives import (
-    augment_hybrid_precoding_miso,
-    imitation_hybrid_precoding_miso,
+    augment_hybrid_precoding,
+    imitation_hybrid_precoding,
     power_control_sum_rate,
     received_power,
     sinr_rates,
@@ -102,11 +102,12 @@ _PROBLEM_LIST = [
             wmmse_mcmu_power_allocation, ("H",), ("p",), "Zhao, Yang, Liu eq. (1); reference WMMSE"),
     Problem("hybrid_precoding", sample_hybrid_precoding, sum_rate_hybrid_precoding,
             glram_hybrid_precoding, ("H",), ("W_RF", "W_BB", "V_RF"),
-            "Zhao, Yang, Liu eq. (3), MU-MIMO; reference GLRAM-style (Song, Sun, Yang 2016)"),
+            "Zhao, Yang, Liu eq. (3), MU-MIMO; reference GLRAM-style (Song, Sun, Yang 2016)",
+            imitation=imitation_hybrid_precoding, augment=augment_hybrid_precoding),
     Problem("hybrid_precoding_miso", sample_hybrid_precoding_miso, sum_rate_hybrid_precoding_miso,
             glram_hybrid_precoding, ("H",), ("W_RF", "W_BB"),
             "Zhao, Yang, Liu eq. (3), MU-MISO; reference GLRAM-style (Song, Sun, Yang 2016)",
-            imitation=imitation_hybrid_precoding_miso, augment=augment_hybrid_precoding_miso),
+            imitation=imitation_hybrid_precoding, augment=augment_hybrid_precoding),
     Problem("ic_beamforming_edge", sample_ic_beamforming_edge, sum_rate_ic_beamforming_edge,
             wmmse_ic_beamforming_edge, ("p_max", "sigma", "H"), ("V",), "ENGNN eqs. (2)-(6); reference WMMSE"),
     Problem("ic_beamforming_node", sample_ic_beamforming_node, sum_rate_ic_beamforming_node,

@@ -40,8 +40,8 @@ __all__ = [
     "mu_miso_amplitudes",
     "hybrid_amplitudes",
     "beam_misalignment",
-    "imitation_hybrid_precoding_miso",
-    "augment_hybrid_precoding_miso",
+    "imitation_hybrid_precoding",
+    "augment_hybrid_precoding",
 ]
 
 _LN2 = math.log(2.0)
@@ -302,13 +302,14 @@ def sum_rate_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapp
 # reference's solution stays a solution. Each takes a CPU generator, seeded by the trainer.
 
 
-def augment_hybrid_precoding_miso(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+def augment_hybrid_precoding(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
     """Rotate every UE's channel by its own uniform random phase, ``H_k -> e^{j theta_k} H_k``.
 
-    ``features["H"]``: complex ``(batch, K, N_t)``. In eq. (3a) UE ``k``'s rate depends on ``H_k``
-    only through ``|H_k W_RF w_BB,j|``, so the sum rate of any ``(W_RF, W_BB)`` is unchanged."""
+    ``features["H"]``: complex ``(batch, K, N_t)`` (MU-MISO) or ``(batch, K, N_r, N_t)`` (MU-MIMO).
+    In eq. (3a) UE ``k``'s rate depends on ``H_k`` only through ``|V_k^H H_k W_RF w_BB,j|``, so the
+    sum rate of any ``(W_RF, W_BB, V_RF)`` is unchanged."""
     H = _need(features, "H", "features")
-    theta = 2 * math.pi * torch.rand(H.shape[:-1] + (1,), generator=generator, dtype=torch.float64)
+    theta = 2 * math.pi * torch.rand(H.shape[:2] + (1,) * (H.dim() - 2), generator=generator, dtype=torch.float64)
     phase = torch.polar(torch.ones_like(theta), theta).to(device=H.device, dtype=H.dtype)
     return {**features, "H": H * phase}
 
@@ -327,12 +328,19 @@ def beam_misalignment(V: Tensor, V_ref: Tensor) -> Tensor:
     return (1 - inner / norms.clamp_min(torch.finfo(norms.dtype).tiny)).mean(dim=-1)
 
 
-def imitation_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
-                                    target: Mapping[str, Tensor]) -> Tensor:
-    """Imitation loss of a MU-MISO hybrid precoder: :func:`beam_misalignment` of the overall
-    precoders ``W_RF W_BB (batch, N_t, K)``. The overall beams, not ``W_RF`` and ``W_BB`` apart:
-    the reference's analog/digital split is one of many with the same beams."""
+def imitation_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                               target: Mapping[str, Tensor]) -> Tensor:
+    """Imitation loss of a hybrid precoder: :func:`beam_misalignment` of the overall precoders
+    ``W_RF W_BB (batch, N_t, K)`` and, for MU-MIMO, the mean of that and the misalignment of the
+    combiners ``V_RF[b, k, :, k]`` (as ``(batch, N_r, K)``). The overall beams, not ``W_RF`` and
+    ``W_BB`` apart: the reference's analog/digital split is one of many with the same beams."""
     def overall(a: Mapping[str, Tensor], what: str) -> Tensor:
         return _need(a, "W_RF", what) @ _need(a, "W_BB", what)
 
-    return beam_misalignment(overall(actions, "actions"), overall(target, "target"))
+    def combiners(a: Mapping[str, Tensor], what: str) -> Tensor:
+        return torch.diagonal(_need(a, "V_RF", what), dim1=1, dim2=3)
+
+    loss = beam_misalignment(overall(actions, "actions"), overall(target, "target"))
+    if "V_RF" in target:
+        loss = (loss + beam_misalignment(combiners(actions, "actions"), combiners(target, "target"))) / 2
+    return loss

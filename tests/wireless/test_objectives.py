@@ -339,6 +339,20 @@ def test_hybrid_imitation_compares_overall_beams_not_the_split():
     assert (imitation(features, swapped, reference) > 0.01).all()
 
 
+def test_mu_mimo_imitation_also_compares_the_combiners():
+    problem = PROBLEMS["hybrid_precoding"]
+    features = sc.sample_hybrid_precoding(2, seed=3, dtype=D, N_r=2)
+    reference = problem.reference(features)
+    phases = torch.polar(torch.ones(2, 2, 1, 1, dtype=D), torch.tensor([0.3, 2.0], dtype=D).view(1, 2, 1, 1))
+    rephased = {**reference, "V_RF": reference["V_RF"] * phases}  # a combiner's phase changes no rate
+    assert torch.allclose(problem.imitation(features, rephased, reference), torch.zeros(2, dtype=D), atol=1e-12)
+    other = {**reference, "V_RF": reference["V_RF"].flip(1).flip(-1)}  # each UE gets the other's combiner
+    combiners = torch.diagonal(reference["V_RF"], dim1=1, dim2=3)
+    expected = obj.beam_misalignment(torch.diagonal(other["V_RF"], dim1=1, dim2=3), combiners) / 2
+    assert torch.allclose(problem.imitation(features, other, reference), expected, rtol=1e-12)
+    assert (expected > 0.01).all()
+
+
 # --------------------------------------------------------------------------- augmentations
 def test_hybrid_augmentation_keeps_every_sum_rate_and_is_seeded():
     problem = PROBLEMS["hybrid_precoding_miso"]
@@ -358,3 +372,15 @@ def test_hybrid_augmentation_keeps_every_sum_rate_and_is_seeded():
     mixed = {"W_RF": actions["W_RF"], "W_BB": actions["W_BB"]}
     joint = lambda f: (f["H"].sum(dim=1, keepdim=True) @ mixed["W_RF"] @ mixed["W_BB"]).abs().sum(dim=(-1, -2))
     assert not torch.allclose(joint(rotated), joint(features))
+
+
+def test_hybrid_augmentation_keeps_every_mu_mimo_sum_rate():
+    problem = PROBLEMS["hybrid_precoding"]
+    features = sc.sample_hybrid_precoding(3, seed=4, dtype=D, N_r=2)
+    gen = torch.Generator().manual_seed(8)
+    actions = {"W_RF": _crand(3, 8, 6, gen=gen), "W_BB": _crand(3, 6, 2, gen=gen), "V_RF": _crand(3, 2, 2, 2, gen=gen)}
+    rotated = problem.augment(features, torch.Generator().manual_seed(1))
+    ratio = rotated["H"] / features["H"]
+    assert torch.allclose(ratio, ratio[:, :, :1, :1].expand_as(ratio), rtol=1e-10)  # one phase per UE
+    assert not torch.allclose(ratio, torch.ones_like(ratio))
+    assert torch.allclose(problem.sum_rate(rotated, actions), problem.sum_rate(features, actions), rtol=1e-10)
