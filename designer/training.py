@@ -271,7 +271,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         if imitating and (targets is None or config.fresh):
             targets = reference_for(problem, config.sizes)(train_set)
         model.train()
-        total = torch.zeros((), dtype=torch.float64, device=device)
+        total = torch.zeros((), dtype=torch.float64, device=device)  # sum rate over the epoch's samples
+        total_loss = torch.zeros((), dtype=torch.float64, device=device)
         for first in range(0, config.train_samples - world + 1, config.batch):  # every rank gets data
             index = order[first:first + config.batch][rank::world].to(device)
             part = {k: v[index] for k, v in train_set.items()}
@@ -287,10 +288,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             optimizer.step()
             total += rate.detach().sum()  # no host sync per step
+            total_loss += loss.detach() * len(index)
         model.eval()
         validate = (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs
         metrics = {"epoch": epoch + 1,
                    "train_sum_rate": _all_sum(float(total), world, device) / config.train_samples,
+                   "train_loss": _all_sum(float(total_loss), world, device) / config.train_samples,
                    "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean())
                    if validate else None,
                    "objective": "imitation" if imitating else "sum_rate",

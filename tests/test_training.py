@@ -73,6 +73,8 @@ def test_imitation_warm_start_then_sum_rate(tmp_path, monkeypatch):
     hybrid = hybrid_config(tmp_path, epochs=3, imitate_epochs=2)
     history = train(hybrid, progress=False)
     assert [h["objective"] for h in history] == ["imitation", "imitation", "sum_rate"]
+    assert all(0 <= h["train_loss"] <= 1 for h in history[:2])  # the misalignment, a squared sine
+    assert history[2]["train_loss"] == pytest.approx(-history[2]["train_sum_rate"], rel=1e-5)
     assert sum(imitated) == 2 * hybrid.train_samples  # every sample, in each imitation epoch only
 
 
