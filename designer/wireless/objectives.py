@@ -41,6 +41,8 @@ __all__ = [
     "hybrid_amplitudes",
     "beam_misalignment",
     "imitation_hybrid_precoding",
+    "beam_distance",
+    "imitation_ic_beamforming",
     "augment_hybrid_precoding",
 ]
 
@@ -326,6 +328,28 @@ def beam_misalignment(V: Tensor, V_ref: Tensor) -> Tensor:
     inner = (V.conj() * V_ref).sum(dim=-2).abs().square()
     norms = V.abs().square().sum(dim=-2) * V_ref.abs().square().sum(dim=-2)
     return (1 - inner / norms.clamp_min(torch.finfo(norms.dtype).tiny)).mean(dim=-1)
+
+
+def beam_distance(v: Tensor, v_ref: Tensor) -> Tensor:
+    """``min_phi ||v e^{j phi} - v_ref||^2 = ||v||^2 + ||v_ref||^2 - 2 |v^H v_ref|`` per beam, over
+    the last axis of ``(..., N)``: 0 when the beams agree up to a phase (which no rate depends on),
+    unlike :func:`beam_misalignment` also counting their powers."""
+    inner = (v.conj() * v_ref).sum(dim=-1).abs()
+    return (v.abs().square().sum(dim=-1) + v_ref.abs().square().sum(dim=-1) - 2 * inner).clamp_min(0)
+
+
+def imitation_ic_beamforming(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                             target: Mapping[str, Tensor]) -> Tensor:
+    """Imitation loss of interference-channel beamformers (node ``v (batch, K, N)`` or edge ``V
+    (batch, K, K, N)`` variant, of which the diagonal is used): ``mean_k beam_distance(v_k,
+    v_k^ref) / p_max_k`` — direction and power, not phase."""
+    def beams(a: Mapping[str, Tensor], what: str) -> Tensor:
+        if "v" in a:
+            return a["v"]
+        return torch.diagonal(_need(a, "V", what), dim1=1, dim2=2).movedim(-1, 1)
+
+    budget = _need(features, "p_max", "features")
+    return (beam_distance(beams(actions, "actions"), beams(target, "target")) / budget).mean(dim=-1)
 
 
 def imitation_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],

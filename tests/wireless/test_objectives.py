@@ -384,3 +384,32 @@ def test_hybrid_augmentation_keeps_every_mu_mimo_sum_rate():
     assert torch.allclose(ratio, ratio[:, :, :1, :1].expand_as(ratio), rtol=1e-10)  # one phase per UE
     assert not torch.allclose(ratio, torch.ones_like(ratio))
     assert torch.allclose(problem.sum_rate(rotated, actions), problem.sum_rate(features, actions), rtol=1e-10)
+
+
+def test_beam_distance_matches_loops_and_ignores_phase_only():
+    gen = torch.Generator().manual_seed(9)
+    v, w = _crand(3, 4, 2, gen=gen), _crand(3, 4, 2, gen=gen)
+    got = obj.beam_distance(v, w)
+    for b in range(3):
+        for k in range(4):
+            turns = torch.polar(torch.ones(721, 1, dtype=D), torch.linspace(0, 2 * math.pi, 721, dtype=D)[:, None])
+            brute = float((v[b, k] * turns - w[b, k]).norm(dim=-1).square().min())  # a phase grid of 0.5°
+            assert float(got[b, k]) <= brute + 1e-12 and brute - float(got[b, k]) < 1e-3 * (1 + brute)
+    turned = w * torch.polar(torch.ones(3, 4, 1, dtype=D), torch.rand(3, 4, 1, generator=gen, dtype=D) * 6)
+    assert torch.allclose(obj.beam_distance(turned, w), torch.zeros(3, 4, dtype=D), atol=1e-12)
+    assert torch.allclose(obj.beam_distance(2 * w, w), w.abs().square().sum(-1), rtol=1e-12)  # power counts
+
+
+@pytest.mark.parametrize("variant", ["edge", "node"])
+def test_ic_imitation_is_zero_at_the_reference_up_to_phase(variant):
+    problem = PROBLEMS[f"ic_beamforming_{variant}"]
+    features = problem.sample(3, seed=2, K=4, dtype=D)
+    reference = problem.reference(features)
+    key = problem.actions[0]
+    phase = torch.polar(torch.ones(3, 4, dtype=D), torch.rand(3, 4, dtype=D) * 6)
+    turned = {key: reference[key] * (phase.view(3, 4, 1, 1) if variant == "edge" else phase.view(3, 4, 1))}
+    assert torch.allclose(problem.imitation(features, turned, reference), torch.zeros(3, dtype=D), atol=1e-10)
+    halved = {key: reference[key] / 2}  # same directions, a quarter of the power
+    v = reference[key] if variant == "node" else torch.diagonal(reference[key], dim1=1, dim2=2).movedim(-1, 1)
+    expected = (v.abs().square().sum(-1) / 4 / features["p_max"]).mean(-1)
+    assert torch.allclose(problem.imitation(features, halved, reference), expected, rtol=1e-10)
