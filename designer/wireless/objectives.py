@@ -155,6 +155,14 @@ def ic_amplitudes(H: Tensor, v: Tensor) -> Tensor:
     return torch.einsum("bsrn,bsn->bsr", H.conj(), v)
 
 
+def _ic_beams(actions: Mapping[str, Tensor], what: str) -> Tensor:
+    """The beams ``v (batch, K, N)``: node variant ``actions["v"]``, or the diagonal
+    ``V[b, k, k, :]`` of the edge variant's ``actions["V"] (batch, K, K, N)``."""
+    if "v" in actions:
+        return actions["v"]
+    return torch.diagonal(_need(actions, "V", what), dim1=1, dim2=2).movedim(-1, 1)
+
+
 def _ic_sum_rate(features: Mapping[str, Tensor], v: Tensor) -> Tensor:
     H = _need(features, "H", "features")
     sigma = _need(features, "sigma", "features")
@@ -180,9 +188,7 @@ def sum_rate_ic_beamforming_edge(features: Mapping[str, Tensor], actions: Mappin
     Same as :func:`sum_rate_ic_beamforming_node` but ``actions["V"]`` is complex
     ``(batch, K, K, N)`` on the (BS, UE) edges; only the diagonal ``V[b, k, k, :] = v_k`` is used.
     """
-    V = _need(actions, "V", "actions")
-    v = torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)  # (batch, K, N)
-    return _ic_sum_rate(features, v)
+    return _ic_sum_rate(features, _ic_beams(actions, "actions"))
 
 
 def cooperative_amplitudes(H: Tensor, V: Tensor) -> Tensor:
@@ -343,13 +349,8 @@ def imitation_ic_beamforming(features: Mapping[str, Tensor], actions: Mapping[st
     """Imitation loss of interference-channel beamformers (node ``v (batch, K, N)`` or edge ``V
     (batch, K, K, N)`` variant, of which the diagonal is used): ``mean_k beam_distance(v_k,
     v_k^ref) / p_max_k`` — direction and power, not phase."""
-    def beams(a: Mapping[str, Tensor], what: str) -> Tensor:
-        if "v" in a:
-            return a["v"]
-        return torch.diagonal(_need(a, "V", what), dim1=1, dim2=2).movedim(-1, 1)
-
     budget = _need(features, "p_max", "features")
-    return (beam_distance(beams(actions, "actions"), beams(target, "target")) / budget).mean(dim=-1)
+    return (beam_distance(_ic_beams(actions, "actions"), _ic_beams(target, "target")) / budget).mean(dim=-1)
 
 
 def imitation_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
