@@ -9,8 +9,8 @@ import time
 
 import torch
 
-from .training import (TrainConfig, batched_sum_rate, build_model, load_checkpoint, problem_for, reference_for,
-                       sample)
+from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, load_checkpoint, problem_for,
+                       reference_for, sample)
 
 
 def _timed(fn, device: str, warm_up=None):
@@ -67,6 +67,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
              device: str = "cpu", batch: int = 256) -> dict:
     """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
     each row also scores the problem's alternative references (``alternatives``)."""
+    check_counts(samples=samples, batch=batch)
     model, config = load_model(checkpoint, device)
     problem = problem_for(config.problem)
     rows = []

@@ -219,6 +219,23 @@ def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
                          "use a new --out, or the same options to resume")
 
 
+def check_counts(**counts) -> None:
+    """Raise ValueError naming the first count that is not a positive integer."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_config(config: TrainConfig) -> None:
+    check_counts(samples=config.train_samples, val_samples=config.val_samples, val_every=config.val_every,
+                 epochs=config.epochs, batch=config.batch)
+    if not config.lr > 0:
+        raise ValueError(f"lr must be > 0, got {config.lr!r}")
+    for name in ("imitate_epochs", "weight_decay", "clip_grad"):
+        if not getattr(config, name) >= 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(config, name)!r}")
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
     """Train, checkpointing ``out/checkpoint.pt`` after every epoch (and ``out/best.pt`` whenever
     the validation sum rate is the best so far); return the metric history.
@@ -230,6 +247,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
     may grow). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
+    _check_config(config)
     rank, world, device = _distributed(config.device, config.backend)
     problem = problem_for(config.problem)
     if config.imitate_epochs and problem.imitation is None:

@@ -200,6 +200,11 @@ def test_cli_train_evaluate_and_plot(tmp_path, capsys):
     (["train", "missing.yaml"], "cannot read spec"),
     (["evaluate", "no-such-run"], "no checkpoint"),
     (["evaluate", "x", "--sweep", "K=a"], "expected SYMBOL=N1,N2"),
+    (["train", SPEC, "--samples", "0"], "samples must be a positive integer, got 0"),
+    (["train", SPEC, "--batch", "-2"], "batch must be a positive integer, got -2"),
+    (["train", SPEC, "--clip-grad", "-1"], "clip_grad must be >= 0, got -1.0"),
+    (["train", SPEC, "--lr", "0"], "lr must be > 0, got 0.0"),
+    (["evaluate", "x", "--batch", "0"], "batch must be a positive integer, got 0"),
 ])
 def test_cli_errors_are_one_line(args, message, capsys):
     assert main(args) == 1
