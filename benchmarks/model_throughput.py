@@ -1,6 +1,6 @@
-"""Training throughput (forward + backward samples/s at batch 256 unless --batch says otherwise, CPU or CUDA, float32) of generated
-models against a hand-written dense ENGNN and, when torch_geometric is installed, the same
-architecture in PyG.
+"""Training throughput of generated models (forward + backward samples/s, float32, CPU or CUDA,
+batch 256 unless --batch says otherwise) against a hand-written dense ENGNN and, when
+torch_geometric is installed, the same architecture in PyG.
 
 Cases: ENGNN-E on the K-pair interference channel (spec ``ic_beamforming_edge``, N = 2 antennas,
 K = 20 and K = 100 pairs) and MCMU power allocation (M = 4 cells × K = 5 UEs). The generated
