@@ -132,7 +132,7 @@ def _evaluate(args) -> int:
         sizes += [{symbol: v} for v in values]
     try:
         result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device,
-                          batch=args.batch)
+                          batch=args.batch, reference_batch=args.reference_batch)
         if args.plot:
             if not args.sweep:
                 raise ValueError("--plot needs --sweep SYMBOL=N1,N2,...")
@@ -216,7 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sweep", type=_parse_sweep, metavar="SYMBOL=N1,N2,...")
     ev.add_argument("--samples", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=12345)
-    ev.add_argument("--batch", type=int, default=256, help="model inference batch (the reference solves all at once)")
+    ev.add_argument("--batch", type=int, default=256, help="model inference batch")
+    ev.add_argument("--reference-batch", type=int, metavar="B",
+                    help="solve the references B samples at a time (default: all at once; 1: one sample "
+                         "after another, as a sequential solver runs)")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--plot", help="write a PNG of the sweep (needs matplotlib)")

@@ -9,8 +9,8 @@ import time
 
 import torch
 
-from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, load_checkpoint, problem_for,
-                       reference_for, sample)
+from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, chunks, load_checkpoint,
+                       problem_for, reference_for, sample)
 
 
 def _timed(fn, device: str, warm_up=None):
@@ -26,10 +26,14 @@ def _timed(fn, device: str, warm_up=None):
     return value, time.perf_counter() - began
 
 
-def _score(problem, solve, features: dict, device: str) -> tuple[float, float]:
-    """(mean sum rate in bits/s/Hz, seconds) of a numerical reference on ``features``."""
-    actions, seconds = _timed(lambda: solve(features), device, lambda: solve(_head(features, 2)))
-    return problem.sum_rate(features, actions).mean().item(), seconds
+def _score(problem, solve, features: dict, device: str, batch: int) -> tuple[float, float]:
+    """(mean sum rate in bits/s/Hz, seconds) of a numerical reference on ``features``, solved
+    ``batch`` samples at a time (``batch=1``: one sample after another, as a sequential solver
+    runs; an iterative reference then stops each sample at its own convergence)."""
+    parts = chunks(features, batch)
+    actions, seconds = _timed(lambda: [solve(part) for part in parts], device, lambda: solve(_head(features, 2)))
+    rates = torch.cat([problem.sum_rate(part, act) for part, act in zip(parts, actions)])
+    return rates.mean().item(), seconds
 
 
 def device_name(device: str) -> str:
@@ -64,10 +68,12 @@ def load_model(checkpoint: str, device: str = "cpu"):
 
 
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
-             device: str = "cpu", batch: int = 256) -> dict:
+             device: str = "cpu", batch: int = 256, reference_batch: int | None = None) -> dict:
     """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
-    each row also scores the problem's alternative references (``alternatives``)."""
-    check_counts(samples=samples, batch=batch)
+    each row also scores the problem's alternative references (``alternatives``). The model
+    runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once)."""
+    reference_batch = samples if reference_batch is None else reference_batch
+    check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
     model, config = load_model(checkpoint, device)
     problem = problem_for(config.problem)
     rows = []
@@ -75,14 +81,14 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
         at = {**config.sizes, **override}
         features = sample(problem, samples, at, seed, device)
         with torch.no_grad():
-            _, model_seconds = _timed(lambda: [model(**{k: v[i:i + batch] for k, v in features.items()})
-                                               for i in range(0, samples, batch)], device,
+            _, model_seconds = _timed(lambda: [model(**part) for part in chunks(features, batch)], device,
                                       lambda: model(**_head(features, batch)))
         rate = batched_sum_rate(model, problem, features, batch).mean().item()
-        reference_rate, reference_seconds = _score(problem, reference_for(problem, at), features, device)
+        reference_rate, reference_seconds = _score(problem, reference_for(problem, at), features, device,
+                                                   reference_batch)
         alternatives = {}
         for name, solve in problem.alternatives.items():
-            alt_rate, alt_seconds = _score(problem, solve, features, device)
+            alt_rate, alt_seconds = _score(problem, solve, features, device, reference_batch)
             alternatives[name] = {"sum_rate": alt_rate, "ms_per_sample": 1e3 * alt_seconds / samples,
                                   "model_ratio": rate / alt_rate}
         rows.append({"sizes": at, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
@@ -91,7 +97,8 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
                      "reference_ms_per_sample": 1e3 * reference_seconds / samples,
                      "speedup": reference_seconds / model_seconds, "alternatives": alternatives})
     return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
-            "device": device, "device_name": device_name(device), "samples": samples, "batch": batch, "seed": seed,
+            "device": device, "device_name": device_name(device), "samples": samples, "batch": batch,
+            "reference_batch": reference_batch, "seed": seed,
             "rows": rows}
 
 

@@ -99,15 +99,16 @@ def build_model(config: TrainConfig, spec_text: str | None = None) -> torch.nn.M
     return build(path, arch=config.arch, sizes=config.sizes or None, **config.model_options)
 
 
+def chunks(features: dict, size: int) -> list[dict]:
+    """``features`` split along the sample axis into consecutive pieces of at most ``size`` samples."""
+    n = next(iter(features.values())).shape[0]
+    return [{k: v[start:start + size] for k, v in features.items()} for start in range(0, n, size)]
+
+
 def batched_sum_rate(model, problem: Problem, features: dict, batch: int) -> torch.Tensor:
     """Per-sample sum rate of the model's actions, evaluated in batches without gradients."""
-    n = next(iter(features.values())).shape[0]
-    rates = []
     with torch.no_grad():
-        for start in range(0, n, batch):
-            part = {k: v[start:start + batch] for k, v in features.items()}
-            rates.append(problem.sum_rate(part, model(**part)))
-    return torch.cat(rates)
+        return torch.cat([problem.sum_rate(part, model(**part)) for part in chunks(features, batch)])
 
 
 def load_checkpoint(path: str | Path) -> dict:
