@@ -13,7 +13,7 @@ import torch
 from designer.cli import main
 from designer.evaluation import evaluate
 from designer import training
-from designer.training import TrainConfig, epoch_seed, load_checkpoint, lr_at, train
+from designer.training import TrainConfig, epoch_seed, load_checkpoint, lr_at, problem_for, reference_for, sample, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "specs" / "mcmu_power_allocation.yaml")
@@ -249,11 +249,11 @@ def test_validation_can_be_sparse(tmp_path):
     assert [h["val_sum_rate"] is None for h in history] == [True, False, False]
 
 
-def _sample_complexity_script():
+def _benchmark_script(name: str):
     import importlib.util
 
-    path = ROOT / "benchmarks" / "sample_complexity.py"
-    spec = importlib.util.spec_from_file_location("sample_complexity", path)
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -261,7 +261,7 @@ def _sample_complexity_script():
 
 @pytest.mark.parametrize("target, needed, counts", [(0.0, 2, [2, 2]), (2.0, None, [2, 4, 2, 4])])
 def test_sample_complexity_sweep_stops_at_the_target(tmp_path, target, needed, counts):
-    script = _sample_complexity_script()
+    script = _benchmark_script("sample_complexity")
     out = tmp_path / "table.json"
     argv = [SPEC, "--size", "M=2", "--size", "K=2", "--model", "vertex:hidden=8,layers=1", "--model", "fnn:hidden=8",
             "--samples", "2,4", "--steps", "2", "--val-samples", "4", "--test-samples", "4",
@@ -274,6 +274,21 @@ def test_sample_complexity_sweep_stops_at_the_target(tmp_path, target, needed, c
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert script.main(argv) == 0  # finished runs are resumed, not trained again
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+@pytest.mark.parametrize("problem, sizes", [("hybrid_precoding_miso", {"N_t": 8, "K": 2}),
+                                            ("hybrid_precoding", {"N_t": 8, "K": 2, "N_r": 2})])
+def test_diagnostic_zero_forcing_rebuilds_the_reference(problem, sizes):
+    """The hybrid diagnostic's ZF digital stage on the reference's own W_RF (and combiners)
+    is the reference's W_BB, and its stage table ends with the reference."""
+    diagnostic = _benchmark_script("hybrid_digital_diagnostic")
+    hybrid = problem_for(problem)
+    features = sample(hybrid, 4, sizes, 0, "cpu")
+    ref = reference_for(hybrid, {**sizes, "N_RF": 4})(features)
+    H_eff = diagnostic.composite(features["H"], ref.get("V_RF"))
+    torch.testing.assert_close(diagnostic.zf_digital(H_eff, ref["W_RF"], 2), ref["W_BB"])
+    rows = diagnostic.stage_rows(hybrid, features, ref, ref, 2, 4, seed=0)
+    assert list(rows)[-1] == "reference" and rows["reference"] == pytest.approx(rows[list(rows)[1]])
 
 
 def test_evaluate_scores_the_alternative_references(tmp_path):
