@@ -70,8 +70,10 @@ def analog_shape(W_RF: torch.Tensor) -> tuple[float, float]:
     return (sigma[:, 1] / sigma[:, 0]).mean().item(), coherence.mean().item()
 
 
-def stage_rows(problem, features: dict, actions: dict, reference: dict, K: int, n_rf: int, seed: int) -> dict:
-    """Sum rate (bits/s/Hz) of each combination of stages (see the module docstring)."""
+def stage_rows(problem, features: dict, actions: dict, reference: dict, K: int, seed: int,
+               analog: torch.Tensor | None = None) -> dict:
+    """Sum rate (bits/s/Hz) of each combination of stages (see the module docstring); ``analog``:
+    the matched-filter ``W_RF`` for MU-MISO."""
     H = features["H"]
 
     def rate(W_RF, W_BB, V_RF=None):
@@ -82,7 +84,6 @@ def stage_rows(problem, features: dict, actions: dict, reference: dict, K: int, 
         return rate(W_RF, zf_digital(composite(H, V_RF), W_RF, K), V_RF)
 
     if H.dim() == 3:  # MU-MISO
-        analog = matched_filter_analog(H, n_rf, torch.Generator().manual_seed(seed))
         return {"model (W_RF, W_BB)": rate(actions["W_RF"], actions["W_BB"]),
                 "model W_RF + ZF digital": zf_rate(actions["W_RF"]),
                 "analog matched filter + ZF digital": zf_rate(analog),
@@ -117,7 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         actions = model(**features)
     reference = reference_for(problem, config.sizes)(features)
-    rows = stage_rows(problem, features, actions, reference, K, n_rf, args.seed)
+    analog = None if "V_RF" in actions else matched_filter_analog(features["H"], n_rf,
+                                                                   torch.Generator().manual_seed(args.seed))
+    rows = stage_rows(problem, features, actions, reference, K, args.seed, analog)
     top = rows["reference"]
     print(f"{args.run}: {config.problem} at {config.sizes}, {args.samples} test samples (seed {args.seed})")
     print("| precoder | sum rate (bits/s/Hz) | ratio to the reference |")
@@ -134,8 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| random combiners | {beam_misalignment(chance, theirs).mean().item():.3f} |")
     print("\n| analog precoder | sigma_2 / sigma_1 | phase coherence over antennas |\n|---|---|---|")
     shapes = [("model", actions["W_RF"]), ("reference", reference["W_RF"])]
-    if "V_RF" not in actions:
-        analog = matched_filter_analog(features["H"], n_rf, torch.Generator().manual_seed(args.seed))
+    if analog is not None:
         shapes.append(("matched filter", analog))
     for name, W_RF in shapes:
         ratio, coherence = analog_shape(W_RF)

@@ -287,7 +287,8 @@ def test_diagnostic_zero_forcing_rebuilds_the_reference(problem, sizes):
     ref = reference_for(hybrid, {**sizes, "N_RF": 4})(features)
     H_eff = diagnostic.composite(features["H"], ref.get("V_RF"))
     torch.testing.assert_close(diagnostic.zf_digital(H_eff, ref["W_RF"], 2), ref["W_BB"])
-    rows = diagnostic.stage_rows(hybrid, features, ref, ref, 2, 4, seed=0)
+    analog = None if "V_RF" in ref else diagnostic.matched_filter_analog(features["H"], 4, torch.Generator())
+    rows = diagnostic.stage_rows(hybrid, features, ref, ref, 2, seed=0, analog=analog)
     assert list(rows)[-1] == "reference" and rows["reference"] == pytest.approx(rows[list(rows)[1]])
 
 
