@@ -28,20 +28,7 @@ import torch
 
 from designer.evaluation import load_model
 from designer.training import problem_for, reference_for, sample
-from designer.wireless.objectives import beam_misalignment
-
-
-def composite(H: torch.Tensor, V_RF: torch.Tensor | None) -> torch.Tensor:
-    """``H_eff (batch, K, N_t)``: ``v_k^H H_k`` for MU-MIMO (``H (batch, K, N_r, N_t)``, ``V_RF
-    (batch, K, N_r, K)`` block-diagonal), ``H`` itself for MU-MISO."""
-    if V_RF is None:
-        return H
-    return torch.einsum("brk,bkrt->bkt", combiners(V_RF).conj(), H)
-
-
-def combiners(V_RF: torch.Tensor) -> torch.Tensor:
-    """The combiners ``v_k`` as columns, ``(batch, N_r, K)``, from ``V_RF (batch, K, N_r, K)``."""
-    return torch.diagonal(V_RF, dim1=1, dim2=3)
+from designer.wireless.objectives import beam_misalignment, hybrid_combiners, hybrid_composite_channel
 
 
 def zf_digital(H: torch.Tensor, W_RF: torch.Tensor, K: int) -> torch.Tensor:
@@ -81,7 +68,7 @@ def stage_rows(problem, features: dict, actions: dict, reference: dict, K: int, 
         return problem.sum_rate(features, stages).mean().item()
 
     def zf_rate(W_RF, V_RF=None):
-        return rate(W_RF, zf_digital(composite(H, V_RF), W_RF, K), V_RF)
+        return rate(W_RF, zf_digital(hybrid_composite_channel(H, V_RF), W_RF, K), V_RF)
 
     if H.dim() == 3:  # MU-MISO
         return {"model (W_RF, W_BB)": rate(actions["W_RF"], actions["W_BB"]),
@@ -129,8 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {value:.2f} | {100 * value / top:.1f} % |")
     if "V_RF" in actions:
         beams = beam_misalignment(actions["W_RF"] @ actions["W_BB"], reference["W_RF"] @ reference["W_BB"])
-        mine, theirs = combiners(actions["V_RF"]), combiners(reference["V_RF"])
-        chance = combiners(random_combiners(actions["V_RF"], args.seed))
+        mine, theirs = hybrid_combiners(actions["V_RF"]), hybrid_combiners(reference["V_RF"])
+        chance = hybrid_combiners(random_combiners(actions["V_RF"], args.seed))
         print("\n| misalignment to the reference (1 - cos^2) | mean |\n|---|---|")
         print(f"| overall beams W_RF W_BB | {beams.mean().item():.3f} |")
         print(f"| combiners v_k | {beam_misalignment(mine, theirs).mean().item():.3f} |")

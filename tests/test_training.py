@@ -14,6 +14,7 @@ from designer.cli import main
 from designer.evaluation import evaluate
 from designer import training
 from designer.training import TrainConfig, epoch_seed, load_checkpoint, lr_at, problem_for, reference_for, sample, train
+from designer.wireless.objectives import hybrid_composite_channel
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "specs" / "mcmu_power_allocation.yaml")
@@ -285,7 +286,7 @@ def test_diagnostic_zero_forcing_rebuilds_the_reference(problem, sizes):
     hybrid = problem_for(problem)
     features = sample(hybrid, 4, sizes, 0, "cpu")
     ref = reference_for(hybrid, {**sizes, "N_RF": 4})(features)
-    H_eff = diagnostic.composite(features["H"], ref.get("V_RF"))
+    H_eff = hybrid_composite_channel(features["H"], ref.get("V_RF"))
     torch.testing.assert_close(diagnostic.zf_digital(H_eff, ref["W_RF"], 2), ref["W_BB"])
     analog = None if "V_RF" in ref else diagnostic.matched_filter_analog(features["H"], 4, torch.Generator())
     rows = diagnostic.stage_rows(hybrid, features, ref, ref, 2, seed=0, analog=analog)

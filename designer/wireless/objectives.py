@@ -38,6 +38,8 @@ __all__ = [
     "ic_amplitudes",
     "cooperative_amplitudes",
     "mu_miso_amplitudes",
+    "hybrid_combiners",
+    "hybrid_composite_channel",
     "hybrid_amplitudes",
     "beam_misalignment",
     "imitation_hybrid_precoding",
@@ -250,6 +252,20 @@ def sum_rate_comp_jt(features: Mapping[str, Tensor], actions: Mapping[str, Tenso
     return torch.log1p(received_power(amp)) / _LN2
 
 
+def hybrid_combiners(V_RF: Tensor) -> Tensor:
+    """The UEs' analog combiners as columns, ``(batch, N_r, K)``: ``V_RF[b, k, :, k]`` of the
+    block-diagonal ``V_RF (batch, K, N_r, K)``."""
+    return torch.diagonal(V_RF, dim1=1, dim2=3)
+
+
+def hybrid_composite_channel(H: Tensor, V_RF: Tensor | None = None) -> Tensor:
+    """``(batch, K, N_t)``: row ``k`` is ``v_k^H H_k``, UE ``k``'s channel after its analog combiner
+    (MIMO ``H (batch, K, N_r, N_t)`` with ``V_RF``), or ``H`` itself (MISO, ``V_RF=None``)."""
+    if V_RF is None:
+        return H
+    return torch.einsum("brk,bkrt->bkt", hybrid_combiners(V_RF).conj(), H)
+
+
 def hybrid_amplitudes(H: Tensor, W_RF: Tensor, W_BB: Tensor, V_RF: Tensor | None = None) -> Tensor:
     """Hybrid precoding: ``A[b, n, k] = V_RF,k^H H_k W_RF W_BB[:, n]`` (stream ``n`` at UE ``k``).
 
@@ -259,12 +275,7 @@ def hybrid_amplitudes(H: Tensor, W_RF: Tensor, W_BB: Tensor, V_RF: Tensor | None
     ``(batch, N_RF, K)``.  Returns ``(batch, K, K)``.
     """
     F = W_RF @ W_BB  # (batch, N_t, K)
-    if V_RF is None:
-        combined = H  # (batch, K, N_t)
-    else:
-        v = torch.diagonal(V_RF, dim1=1, dim2=3).movedim(-1, 1)  # (batch, K, N_r)
-        combined = torch.einsum("bkr,bkrt->bkt", v.conj(), H)
-    return torch.einsum("bkt,btn->bnk", combined, F)
+    return torch.einsum("bkt,btn->bnk", hybrid_composite_channel(H, V_RF), F)
 
 
 def _hybrid_sum_rate(amp: Tensor, snr_db: float) -> Tensor:
@@ -363,7 +374,7 @@ def imitation_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[
         return _need(a, "W_RF", what) @ _need(a, "W_BB", what)
 
     def combiners(a: Mapping[str, Tensor], what: str) -> Tensor:
-        return torch.diagonal(_need(a, "V_RF", what), dim1=1, dim2=3)
+        return hybrid_combiners(_need(a, "V_RF", what))
 
     loss = beam_misalignment(overall(actions, "actions"), overall(target, "target"))
     if "V_RF" in target:
