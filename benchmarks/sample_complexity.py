@@ -54,13 +54,13 @@ def run_one(args, arch: str, options: dict, n: int) -> dict:
     config = TrainConfig(spec=args.spec, problem=args.problem or Path(args.spec).stem, arch=arch,
                          sizes=dict(args.size or []), model_options={**dict(args.option or []), **options},
                          train_samples=n, val_samples=args.val_samples, val_every=epochs, epochs=epochs,
-                         batch=batch, lr=args.lr, seed=args.seed,
+                         batch=batch, lr=args.lr, seed=args.seed, augment=args.augment,
                          out=str(Path(args.runs) / f"{slug(arch, options)}_n{n}"))
     history = train(config, resume=True, progress=False)
     seconds = sum(epoch["seconds"] for epoch in history)  # of the whole run, resumed or not
     row = evaluate(config.out, samples=args.test_samples)["rows"][0]
     return {"model": slug(arch, options), "arch": arch, "options": config.model_options, "samples": n,
-            "epochs": epochs, "batch": batch, "train_seconds": round(seconds, 1), "sum_rate": row["model_sum_rate"],
+            "epochs": epochs, "batch": batch, "augment": args.augment, "train_seconds": round(seconds, 1), "sum_rate": row["model_sum_rate"],
             "reference_sum_rate": row["reference_sum_rate"], "ratio": row["ratio"], "run": config.out}
 
 
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--augment", action="store_true",
+                        help="transform every training batch by the problem's augmentation (gnn-design train --augment)")
     parser.add_argument("--val-samples", type=int, default=200)
     parser.add_argument("--test-samples", type=int, default=1000)
     parser.add_argument("--runs", default="runs/sample_complexity")

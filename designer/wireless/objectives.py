@@ -45,7 +45,10 @@ __all__ = [
     "imitation_hybrid_precoding",
     "beam_distance",
     "imitation_ic_beamforming",
+    "augment_cooperative_beamforming",
     "augment_hybrid_precoding",
+    "augment_ic_beamforming",
+    "rotate_phases",
 ]
 
 _LN2 = math.log(2.0)
@@ -321,6 +324,13 @@ def sum_rate_hybrid_precoding_miso(features: Mapping[str, Tensor], actions: Mapp
 # reference's solution stays a solution. Each takes a CPU generator, seeded by the trainer.
 
 
+def rotate_phases(H: Tensor, generator: torch.Generator, shape: tuple[int, ...]) -> Tensor:
+    """``H`` times independent uniform random phases ``e^{j theta}``, one per entry of ``shape``
+    (broadcast against ``H``; a 1 shares a phase along that axis), drawn in float64 on the CPU."""
+    theta = 2 * math.pi * torch.rand(shape, generator=generator, dtype=torch.float64)
+    return H * torch.polar(torch.ones_like(theta), theta).to(device=H.device, dtype=H.dtype)
+
+
 def augment_hybrid_precoding(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
     """Rotate every UE's channel by its own uniform random phase, ``H_k -> e^{j theta_k} H_k``.
 
@@ -328,9 +338,28 @@ def augment_hybrid_precoding(features: Mapping[str, Tensor], generator: torch.Ge
     In eq. (3a) UE ``k``'s rate depends on ``H_k`` only through ``|V_k^H H_k W_RF w_BB,j|``, so the
     sum rate of any ``(W_RF, W_BB, V_RF)`` is unchanged."""
     H = _need(features, "H", "features")
-    theta = 2 * math.pi * torch.rand(H.shape[:2] + (1,) * (H.dim() - 2), generator=generator, dtype=torch.float64)
-    phase = torch.polar(torch.ones_like(theta), theta).to(device=H.device, dtype=H.dtype)
-    return {**features, "H": H * phase}
+    return {**features, "H": rotate_phases(H, generator, H.shape[:2] + (1,) * (H.dim() - 2))}
+
+
+def augment_ic_beamforming(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+    """Rotate every (BS, UE) channel by its own uniform random phase, ``h_{m,k} -> e^{j theta_mk}
+    h_{m,k}``, ``features["H"]`` complex ``(batch, K, K, N)``.
+
+    In ENGNN eq. (3) every received amplitude ``|h_{m,k}^H v_m|`` involves one channel vector, so
+    the sum rate of any beamformers is unchanged (node and edge variants alike); Rayleigh fading
+    ``CN(0, I)`` is itself invariant under the rotation, so the augmented channels are as likely."""
+    H = _need(features, "H", "features")
+    return {**features, "H": rotate_phases(H, generator, H.shape[:3] + (1,))}
+
+
+def augment_cooperative_beamforming(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+    """Rotate every UE's channels from all BSs by one uniform random phase, ``h_{m,k} -> e^{j
+    theta_k} h_{m,k}``, ``features["H"]`` complex ``(batch, M, K, N)``.
+
+    In ENGNN eq. (14) UE ``k`` receives ``sum_m h_{m,k}^H v_{m,j}``: the BSs' contributions add
+    coherently, so only a phase common to all of UE ``k``'s channels leaves ``|.|`` unchanged."""
+    H = _need(features, "H", "features")
+    return {**features, "H": rotate_phases(H, generator, (H.shape[0], 1, H.shape[2], 1))}
 
 
 # --------------------------------------------------------------------------- imitation losses

@@ -386,6 +386,36 @@ def test_hybrid_augmentation_keeps_every_mu_mimo_sum_rate():
     assert torch.allclose(problem.sum_rate(rotated, actions), problem.sum_rate(features, actions), rtol=1e-10)
 
 
+# (problem, phases shared along these H axes): IC rotates each (BS, UE) channel, cooperative each UE's
+@pytest.mark.parametrize("name, shared", [("ic_beamforming_edge", (3,)), ("ic_beamforming_node", (3,)),
+                                          ("cooperative_beamforming", (1, 3))])
+def test_engnn_augmentations_keep_every_sum_rate_and_are_seeded(name, shared):
+    problem = PROBLEMS[name]
+    features = problem.sample(3, seed=5, dtype=D, K=4)
+    H = features["H"]
+    action_shape = {"V": H.shape, "v": H.shape[:2] + H.shape[3:]}[problem.actions[0]]
+    actions = {problem.actions[0]: _crand(*action_shape, gen=torch.Generator().manual_seed(9))}
+    rotated = problem.augment(features, torch.Generator().manual_seed(0))
+    ratio = rotated["H"] / H
+    assert torch.allclose(ratio.abs(), torch.ones_like(ratio.abs()), rtol=1e-12)  # a phase ...
+    for axis in range(1, 4):  # ... shared along exactly the axes the objective allows
+        first = ratio.narrow(axis, 0, 1).expand_as(ratio)
+        assert torch.allclose(ratio, first, rtol=1e-10) == (axis in shared)
+    for a in (actions, problem.reference(features)):
+        assert torch.allclose(problem.sum_rate(rotated, a), problem.sum_rate(features, a), rtol=1e-10)
+    assert torch.equal(problem.augment(features, torch.Generator().manual_seed(0))["H"], rotated["H"])
+
+
+def test_cooperative_sum_rate_is_not_invariant_to_a_phase_per_channel():
+    """Why cooperative beamforming rotates per UE only: the BSs' signals add coherently (eq. 14)."""
+    problem = PROBLEMS["cooperative_beamforming"]
+    features = problem.sample(3, seed=5, dtype=D)
+    per_channel = obj.rotate_phases(features["H"], torch.Generator().manual_seed(0), features["H"].shape[:3] + (1,))
+    reference = problem.reference(features)
+    assert not torch.allclose(problem.sum_rate({**features, "H": per_channel}, reference),
+                              problem.sum_rate(features, reference), rtol=1e-3)
+
+
 def test_beam_distance_matches_loops_and_ignores_phase_only():
     gen = torch.Generator().manual_seed(9)
     v, w = _crand(3, 4, 2, gen=gen), _crand(3, 4, 2, gen=gen)
