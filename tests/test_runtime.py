@@ -14,7 +14,7 @@ import designer
 from designer.compiler import compile_file
 from designer.group import DesiredGroup, Instance
 from designer.runtime import evaluate, parse_expression
-from designer.runtime.model import HetGNN, log_magnitude
+from designer.runtime.model import HetGNN, log_magnitude, outer_product_channels
 from designer.runtime.pyg import hetero_graph, to_hetero_data
 from designer.testing import assert_equivariant, random_features, tensor_shape
 from helpers_models import SPECS, load_generated, other_sizes, spec_path, tiny
@@ -64,6 +64,41 @@ def test_input_transform_reaches_the_first_layer():
         tiny("mcmu_power_allocation", input_transform="sqrt")
     fnn = designer.build(spec_path("mcmu_power_allocation"), arch="fnn", hidden=8, input_transform="log").double()
     assert torch.isfinite(fnn(H=10.0 ** (8 * torch.rand(2, 3, 3, 3, 3, dtype=torch.float64)))["p"]).all()
+
+
+def test_outer_product_channels_match_h_hH_and_forget_only_the_phase():
+    g = torch.Generator().manual_seed(4)
+    h = torch.complex(torch.randn(5, 3, generator=g, dtype=torch.float64), torch.randn(5, 3, generator=g, dtype=torch.float64))
+    out = outer_product_channels(h)
+    assert out.shape == (5, 9)
+    for b in range(5):  # brute force: the listed entries of h h^H / ||h||
+        norm = math.sqrt(sum(abs(complex(z)) ** 2 for z in h[b]))
+        outer = [[complex(h[b, i] * h[b, j].conj()) / norm for j in range(3)] for i in range(3)]
+        expected = [outer[i][i].real for i in range(3)] + [outer[i][j].real for i, j in ((0, 1), (0, 2), (1, 2))] \
+            + [outer[i][j].imag for i, j in ((0, 1), (0, 2), (1, 2))]
+        assert torch.allclose(out[b], torch.tensor(expected, dtype=torch.float64), rtol=1e-12)
+    turned = h * torch.polar(torch.ones(5, 1, dtype=torch.float64), torch.rand(5, 1, generator=g, dtype=torch.float64) * 6)
+    assert torch.allclose(outer_product_channels(turned), out, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(outer_product_channels(3 * h), 3 * out, rtol=1e-12)  # scales as |h|, as [Re h, Im h]
+    other = h.clone()
+    other[:, 0] = other[:, 0] * 1j  # a phase on one entry only is a different direction
+    assert not torch.allclose(outer_product_channels(other), out)
+    assert torch.equal(outer_product_channels(torch.zeros(2, 3, dtype=torch.complex128)), torch.zeros(2, 9, dtype=torch.float64))
+
+
+def test_outer_input_makes_the_ic_model_blind_to_every_channel_phase():
+    model = designer.build(spec_path("ic_beamforming_edge"), arch="vertex_edge", hidden=6, input_transform="outer",
+                           sizes={"K": 3, "N": 3}).double()
+    features = random_features(model.plan, model.sizes, batch=2, dtype=torch.float64)
+    theta = torch.rand(2, 3, 3, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 6
+    turned = {**features, "H": features["H"] * torch.polar(torch.ones_like(theta), theta)}
+    assert torch.allclose(model(**turned)["V"], model(**features)["V"], rtol=1e-10, atol=1e-12)
+    plain = designer.build(spec_path("ic_beamforming_edge"), arch="vertex_edge", hidden=6, sizes={"K": 3, "N": 3})
+    assert not torch.allclose(plain.double()(**turned)["V"], plain.double()(**features)["V"])
+    assert_equivariant(model, trials=1)
+    fnn = designer.build(spec_path("ic_beamforming_edge"), arch="fnn", hidden=6, input_transform="outer",
+                         sizes={"K": 3, "N": 3}).double()
+    assert torch.allclose(fnn(**turned)["V"], fnn(**features)["V"], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("model", [tiny("ibc_power_allocation"),
@@ -168,6 +203,27 @@ def test_bad_options_are_refused():
         designer.build(spec_path("d2d_link_scheduling"), arch="gat")
     with pytest.raises(ValueError, match="does not apply to the FNN baseline"):
         designer.build(spec_path("d2d_link_scheduling"), arch="fnn", pooling="max")
+    with pytest.raises(ValueError, match="residual='yes': must be true or false"):
+        tiny("d2d_link_scheduling", residual="yes")
+
+
+def test_residual_layers_add_the_update_to_the_previous_state():
+    residual = tiny("ic_beamforming_edge", residual=True).double()
+    plain = tiny("ic_beamforming_edge").double()  # same seed: the same weights
+    plain.load_state_dict(residual.state_dict())
+    features = random_features(plain.plan, plain.sizes, batch=2, dtype=torch.float64)
+    instance = plain.instance(plain.bind(features, None), "cpu")
+    real = {t.name: plain.real(features[t.name], t) for t in plain.plan.features}
+    vertices, edges = plain.embed(real, instance)
+    for layer_plain, layer_residual in zip(plain.layers, residual.layers):
+        new_v, new_e = layer_plain(vertices, edges, instance)
+        res_v, res_e = layer_residual(vertices, edges, instance)
+        for old, new, res in ((vertices, new_v, res_v), (edges, new_e, res_e)):
+            for key in old:
+                expected = old[key] + new[key] if new[key] is not old[key] else old[key]
+                assert torch.allclose(res[key], expected, rtol=1e-12, atol=1e-12)
+        vertices, edges = res_v, res_e
+    assert not torch.allclose(residual(**features)["V"], plain(**features)["V"])
 
 
 def test_engnn_preset():

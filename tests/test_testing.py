@@ -134,6 +134,7 @@ def test_transforms_move_matched_support_onto_itself():
     {"pooling": "max", "activation": "relu", "edge_processors": "neighbour"},
     {"preset": "engnn", "hidden": 6},
     {"input_transform": "log", "hidden": 6},
+    {"residual": True, "layers": 3, "hidden": 6},
 ])
 def test_options_keep_equivariance(options):
     for spec in ("ibc_power_allocation", "comp_jt"):

@@ -283,13 +283,14 @@ class UpdateLayer(nn.Module):
     (T, S, e) of the table. Edge update (Prop. 2, eq. 6; ENGNN eq. 24): for an edge (u, v) of
     type e, ``h'_(u,v) = combiner_e(h_(u,v), Σ_keys pool q_(e,T,e')(h_(w), h_x))`` over the
     neighbouring edges w of type e' through the shared endpoint x of type T, the edge itself
-    excluded. Messages pool per module key, then the pools of all keys add up.
+    excluded. Messages pool per module key, then the pools of all keys add up. With
+    ``residual`` every updated state is added to its previous one, ``h_t + combiner_T(...)``.
     """
 
     def __init__(self, plan: Plan, arch: Architecture, sharing: Sharing, widths: Widths, shape: MLPShape,
-                 pooling: str, instance: Instance | None = None):
+                 pooling: str, instance: Instance | None = None, residual: bool = False):
         super().__init__()
-        self.plan, self.arch, self.sharing, self.pooling = plan, arch, sharing, pooling
+        self.plan, self.arch, self.sharing, self.pooling, self.residual = plan, arch, sharing, pooling, residual
         counts = _Counts(instance)
         v, e = widths.vertex, widths.edge
         self.vertex_processors = nn.ModuleDict()
@@ -327,12 +328,18 @@ class UpdateLayer(nn.Module):
         new_vertices = dict(vertices)
         for t, groups in self._vertex_messages(vertices, taken, instance, wanted.vertices).items():
             name = self.sharing.vertex(t)
-            new_vertices[t] = self.vertex_combiners[name](vertices[t], _pooled(vertices[t], self.poolers[name], groups))
+            new_vertices[t] = self._skip(vertices[t], self.vertex_combiners[name](
+                vertices[t], _pooled(vertices[t], self.poolers[name], groups)))
         new_edges = dict(edges)
         for t, groups in self._edge_messages(vertices, taken, instance, wanted.edges).items():
             name = self.sharing.edge(self.plan.edge_type(t))
-            new_edges[t] = self.edge_combiners[name](edges[t], _pooled(edges[t], self.poolers[name], groups))
+            new_edges[t] = self._skip(edges[t], self.edge_combiners[name](
+                edges[t], _pooled(edges[t], self.poolers[name], groups)))
         return new_vertices, new_edges
+
+    def _skip(self, previous: Tensor, update: Tensor) -> Tensor:
+        """The new state: ``update``, or ``previous + update`` with ``residual``."""
+        return previous + update if self.residual else update
 
     def _vertex_messages(self, vertices, taken: _Taken, instance: Instance, targets: frozenset[str]
                          ) -> dict[str, dict[str, list[Partial]]]:

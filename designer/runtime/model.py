@@ -27,7 +27,7 @@ from .pooling import POOLINGS, RowPool, finish, merge
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
-INPUT_TRANSFORMS = ("none", "log")
+INPUT_TRANSFORMS = ("none", "log", "outer")
 READOUTS = ("neighbourhood", "own")
 
 
@@ -38,6 +38,21 @@ def log_magnitude(x: Tensor) -> Tensor:
     return x * (torch.log1p(magnitude) / magnitude.clamp_min(torch.finfo(magnitude.dtype).tiny))
 
 
+def outer_product_channels(h: Tensor) -> Tensor:
+    """The real parameters of ``h h^H / ||h||`` for complex vectors ``h`` ``(..., N)``:
+    ``(..., N²)`` = ``|h_i|² / ||h||`` for every ``i``, then ``Re`` and ``Im`` of ``h_i h_j^* /
+    ||h||`` for ``i < j`` (0 for ``h = 0``).  Every ``e^{jθ} h`` gives the same entries, ``h`` is
+    recovered up to that phase, and the entries scale with ``|h|`` as ``[Re h, Im h]`` do: the
+    input of a model that must not see a channel's phase, as no interference-channel rate does
+    (ENGNN eq. 3)."""
+    n = h.shape[-1]
+    norm = torch.linalg.vector_norm(h, dim=-1, keepdim=True).clamp_min(torch.finfo(h.real.dtype).tiny)
+    outer = (h / norm)[..., :, None] * h[..., None, :].conj()
+    i, j = torch.triu_indices(n, n, offset=1, device=h.device)
+    upper = outer[..., i, j]
+    return torch.cat([outer.diagonal(dim1=-2, dim2=-1).real, upper.real, upper.imag], dim=-1)
+
+
 @dataclass(frozen=True)
 class Options:
     """Model options (``designer.build(..., **options)`` and the generated classes' keywords).
@@ -45,7 +60,8 @@ class Options:
     hidden: width of vertex and edge states (``vertex_hidden``/``edge_hidden`` override it);
     layers: number of updating layers L; mlp_layers/mlp_hidden: depth and width of every
     processor and combiner MLP; pooling: sum | mean | max; activation: relu | tanh | gelu | silu
-    | identity; norm: none | layer; sharing: full | homogeneous | vertex-types | none;
+    | identity; norm: none | layer; residual: add every updated state to the previous one (deep
+    stacks); sharing: full | homogeneous | vertex-types | none;
     edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
     and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
     power_budget: scale_if_above | normalise | slack; nonnegative: sigmoid | softplus | relu;
@@ -54,7 +70,9 @@ class Options:
     carrier's state only, ENGNN eq. 26; the architecture must update the carrier's type);
     input_transform: none | log (every feature entry x ↦ x·log(1+|x|)/|x|, see
     :func:`log_magnitude`: channel gains spanning many orders of magnitude reach the first layer
-    on a log scale, sign and phase kept; elementwise, so the symmetry is untouched);
+    on a log scale, sign and phase kept; elementwise, so the symmetry is untouched) | outer (a
+    complex feature's channel vector h enters as h h^H / ||h||, :func:`outer_product_channels`:
+    the model is blind to every channel vector's phase — only for objectives that are too);
     check_inputs: also reject inputs with nan or inf entries (one reduction per input per call;
     names, shapes and dtypes are always checked).
     """
@@ -68,6 +86,7 @@ class Options:
     pooling: str = "mean"
     activation: str = "relu"
     norm: str = "none"
+    residual: bool = False
     sharing: str = "full"
     edge_processors: str = "key"
     power_budget: str = "scale_if_above"
@@ -120,6 +139,9 @@ def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
     for name in ("hidden", "layers", "mlp_layers"):
         if not isinstance(getattr(options, name), int) or getattr(options, name) < 1:
             raise ValueError(f"{name}={getattr(options, name)!r}: must be a positive integer")
+    for name in ("residual", "check_inputs"):
+        if not isinstance(getattr(options, name), bool):
+            raise ValueError(f"{name}={getattr(options, name)!r}: must be true or false")
     return options
 
 
@@ -163,6 +185,13 @@ class CompiledModel(nn.Module):
         """Real channels of a tensor: its channel count (1 if none), doubled if complex."""
         c = 1 if t.channels is None else t.channels if isinstance(t.channels, int) else self.sizes[t.channels]
         return c * (2 if t.dtype == "complex" else 1)
+
+    def feature_channels(self, t: TensorSig) -> int:
+        """Real channels of a feature as :meth:`real` gives it: :meth:`channels`, or ``N²`` for a
+        complex feature of ``N`` channels under ``input_transform=outer``."""
+        if t.dtype == "complex" and self.options.input_transform == "outer":
+            return (self.channels(t) // 2) ** 2
+        return self.channels(t)
 
     def bind(self, features: Mapping[str, object], sizes: Mapping[str, int] | None) -> dict[str, int]:
         """Check the inputs against the plan and return every size symbol's value.
@@ -231,12 +260,13 @@ class CompiledModel(nn.Module):
     def real(self, x: Tensor, t: TensorSig) -> Tensor:
         """A feature as real channels ``(batch, *set axes, channels')`` in the model's dtype
         (ENGNN eq. 19: complex → [Re, Im]), after the ``input_transform`` option."""
-        if self.options.input_transform == "log":
+        transform = self.options.input_transform
+        if transform == "log":
             x = log_magnitude(x)
         if t.channels is None:
             x = x.unsqueeze(-1)
         if x.is_complex():
-            x = torch.cat([x.real, x.imag], dim=-1)
+            x = outer_product_channels(x) if transform == "outer" else torch.cat([x.real, x.imag], dim=-1)
         return x.to(self.dtype)
 
     @property
@@ -331,17 +361,17 @@ class HetGNN(CompiledModel):
         widths, shape = self.options.widths, self.options.mlp
         self._vertex_slots, self._edge_slots = self._slots("vertex"), self._slots("edge")
         self.vertex_embeddings = nn.ModuleDict({
-            key: Embedding(sum(self.channels(self.plan.tensor(f)) for f in slots), widths.vertex, shape,
+            key: Embedding(sum(self.feature_channels(self.plan.tensor(f)) for f in slots), widths.vertex, shape,
                            _count(fixed, types, "vertex"))
             for key, (slots, types) in self._vertex_slots.items()})
         self.edge_embeddings = nn.ModuleDict({
-            key: Embedding(sum(self.channels(self.plan.tensor(f)) for f in slots), widths.edge, shape,
+            key: Embedding(sum(self.feature_channels(self.plan.tensor(f)) for f in slots), widths.edge, shape,
                            _count(fixed, types, "edge"))
             for key, (slots, types) in self._edge_slots.items()})
         self.index_codes = nn.ModuleDict({a.name: nn.Linear(CODE_WIDTH, widths.vertex, bias=False)
                                           for a in self.plan.axes if a.broken})
         self.layers = nn.ModuleList(UpdateLayer(self.plan, arch, self.sharing, widths, shape, self.options.pooling,
-                                                fixed) for _ in range(self.options.layers))
+                                                fixed, self.options.residual) for _ in range(self.options.layers))
         self._check_readout(arch)
         self.heads = nn.ModuleDict()
         for t in self.plan.actions:
@@ -448,7 +478,7 @@ class HetGNN(CompiledModel):
 
     def _slot_input(self, slots, present, read, batch: int, n: int) -> Tensor:
         """Concatenated features ``(n, batch, width)`` in slot order, zeros for absent slots."""
-        parts = [read(f) if f in present else torch.zeros(n, batch, self.channels(self.plan.tensor(f)),
+        parts = [read(f) if f in present else torch.zeros(n, batch, self.feature_channels(self.plan.tensor(f)),
                                                            dtype=self.dtype, device=self._device)
                  for f in slots]
         return torch.cat(parts, dim=-1) if parts else torch.zeros(n, batch, 0, dtype=self.dtype, device=self._device)
@@ -511,7 +541,7 @@ class FNN(CompiledModel):
         options = resolve_options(plan, **options)
         super().__init__(plan, sizes, options)
         self.fixed = self.prepare()
-        width_in = sum(math.prod(self._set_shape(t)) * self.channels(t) for t in self.plan.features)
+        width_in = sum(math.prod(self._set_shape(t)) * self.feature_channels(t) for t in self.plan.features)
         self.splits = [(t.name, c, self.carrier_count(t, c, self.fixed), self.channels(t))
                        for t in self.plan.actions for c in self.carriers(t)]
         width_out = sum(n * ch for _, _, n, ch in self.splits)
