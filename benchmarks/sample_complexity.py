@@ -60,8 +60,9 @@ def run_one(args, arch: str, options: dict, n: int) -> dict:
     seconds = sum(epoch["seconds"] for epoch in history)  # of the whole run, resumed or not
     row = evaluate(config.out, samples=args.test_samples)["rows"][0]
     return {"model": slug(arch, options), "arch": arch, "options": config.model_options, "samples": n,
-            "epochs": epochs, "batch": batch, "augment": args.augment, "train_seconds": round(seconds, 1), "sum_rate": row["model_sum_rate"],
-            "reference_sum_rate": row["reference_sum_rate"], "ratio": row["ratio"], "run": config.out}
+            "epochs": epochs, "batch": batch, "augment": args.augment, "train_seconds": round(seconds, 1),
+            "sum_rate": row["model_sum_rate"], "reference_sum_rate": row["reference_sum_rate"], "ratio": row["ratio"],
+            "run": config.out}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--augment", action="store_true",
-                        help="transform every training batch by the problem's augmentation (gnn-design train --augment)")
+                        help="transform every training batch by the problem's augmentation (train --augment)")
     parser.add_argument("--val-samples", type=int, default=200)
     parser.add_argument("--test-samples", type=int, default=1000)
     parser.add_argument("--runs", default="runs/sample_complexity")

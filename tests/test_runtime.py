@@ -68,7 +68,7 @@ def test_input_transform_reaches_the_first_layer():
 
 def test_outer_product_channels_match_h_hH_and_forget_only_the_phase():
     g = torch.Generator().manual_seed(4)
-    h = torch.complex(torch.randn(5, 3, generator=g, dtype=torch.float64), torch.randn(5, 3, generator=g, dtype=torch.float64))
+    h = torch.complex(*torch.randn(2, 5, 3, generator=g, dtype=torch.float64))
     out = outer_product_channels(h)
     assert out.shape == (5, 9)
     for b in range(5):  # brute force: the listed entries of h h^H / ||h||
@@ -77,13 +77,15 @@ def test_outer_product_channels_match_h_hH_and_forget_only_the_phase():
         expected = [outer[i][i].real for i in range(3)] + [outer[i][j].real for i, j in ((0, 1), (0, 2), (1, 2))] \
             + [outer[i][j].imag for i, j in ((0, 1), (0, 2), (1, 2))]
         assert torch.allclose(out[b], torch.tensor(expected, dtype=torch.float64), rtol=1e-12)
-    turned = h * torch.polar(torch.ones(5, 1, dtype=torch.float64), torch.rand(5, 1, generator=g, dtype=torch.float64) * 6)
+    theta = torch.rand(5, 1, generator=g, dtype=torch.float64) * 6
+    turned = h * torch.polar(torch.ones_like(theta), theta)
     assert torch.allclose(outer_product_channels(turned), out, rtol=1e-12, atol=1e-12)
     assert torch.allclose(outer_product_channels(3 * h), 3 * out, rtol=1e-12)  # scales as |h|, as [Re h, Im h]
     other = h.clone()
     other[:, 0] = other[:, 0] * 1j  # a phase on one entry only is a different direction
     assert not torch.allclose(outer_product_channels(other), out)
-    assert torch.equal(outer_product_channels(torch.zeros(2, 3, dtype=torch.complex128)), torch.zeros(2, 9, dtype=torch.float64))
+    zero = outer_product_channels(torch.zeros(2, 3, dtype=torch.complex128))
+    assert torch.equal(zero, torch.zeros(2, 9, dtype=torch.float64))
 
 
 def test_outer_input_makes_the_ic_model_blind_to_every_channel_phase():
