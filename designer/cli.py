@@ -59,7 +59,7 @@ def _compile(args) -> int:
 def _parse_option(text: str) -> tuple[str, object]:
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"--model-option {text!r}: expected KEY=VALUE")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
     for cast in (int, float):
         try:
             return name, cast(value)
@@ -132,7 +132,8 @@ def _evaluate(args) -> int:
         sizes += [{symbol: v} for v in values]
     try:
         result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device,
-                          batch=args.batch, reference_batch=args.reference_batch)
+                          batch=args.batch, reference_batch=args.reference_batch,
+                          reference_options=dict(args.reference_option or []), compile_mode=args.compile)
         if args.plot:
             if not args.sweep:
                 raise ValueError("--plot needs --sweep SYMBOL=N1,N2,...")
@@ -220,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--reference-batch", type=int, metavar="B",
                     help="solve the references B samples at a time (default: all at once; 1: one sample "
                          "after another, as a sequential solver runs)")
+    ev.add_argument("--reference-option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                    help="keyword of the problem's reference (repeatable), e.g. iters=1000 or init=uniform "
+                         "for WMMSE; the alternative references keep their defaults")
+    ev.add_argument("--compile", nargs="?", const="default", metavar="MODE",
+                    help="run the model through torch.compile in MODE (default, reduce-overhead or "
+                         "max-autotune; no MODE: default); it compiles in the untimed warm-up")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--plot", help="write a PNG of the sweep (needs matplotlib)")

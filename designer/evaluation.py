@@ -68,24 +68,30 @@ def load_model(checkpoint: str, device: str = "cpu"):
 
 
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
-             device: str = "cpu", batch: int = 256, reference_batch: int | None = None) -> dict:
+             device: str = "cpu", batch: int = 256, reference_batch: int | None = None,
+             reference_options: dict | None = None, compile_mode: str | None = None) -> dict:
     """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
     each row also scores the problem's alternative references (``alternatives``). The model
-    runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once)."""
+    runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once).
+    ``reference_options``: keywords of the reference (WMMSE: ``iters``, ``tol``, ``init``, ...).
+    ``compile_mode``: run the model through ``torch.compile`` in this mode (see :func:`compiled`);
+    the references run eagerly."""
     reference_batch = samples if reference_batch is None else reference_batch
     check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
-    model, config = load_model(checkpoint, device)
+    eager, config = load_model(checkpoint, device)
     problem = problem_for(config.problem)
     rows = []
     for override in [{}] + list(sizes or []):
         at = {**config.sizes, **override}
+        model = eager if compile_mode is None else compiled(eager, compile_mode)
         features = sample(problem, samples, at, seed, device)
+        parts = chunks(features, batch)
         with torch.no_grad():
-            _, model_seconds = _timed(lambda: [model(**part) for part in chunks(features, batch)], device,
-                                      lambda: model(**_head(features, batch)))
+            _, model_seconds = _timed(lambda: [model(**part) for part in parts], device,
+                                      lambda: _each_shape(model, parts))
         rate = batched_sum_rate(model, problem, features, batch).mean().item()
-        reference_rate, reference_seconds = _score(problem, reference_for(problem, at), features, device,
-                                                   reference_batch)
+        reference = _with_options(reference_for(problem, at), reference_options or {})
+        reference_rate, reference_seconds = _score(problem, reference, features, device, reference_batch)
         alternatives = {}
         for name, solve in problem.alternatives.items():
             alt_rate, alt_seconds = _score(problem, solve, features, device, reference_batch)
@@ -98,8 +104,49 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
                      "speedup": reference_seconds / model_seconds, "alternatives": alternatives})
     return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
             "device": device, "device_name": device_name(device), "samples": samples, "batch": batch,
-            "reference_batch": reference_batch, "seed": seed,
+            "reference_batch": reference_batch, "reference_options": dict(reference_options or {}),
+            "compile_mode": compile_mode, "seed": seed,
             "rows": rows}
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+def compiled(model, mode: str):
+    """``torch.compile(model, mode=mode)`` with one static graph per input shape (the timed
+    passes then never recompile: :func:`_each_shape` compiles them all in the warm-up), after
+    clearing the graphs of earlier sizes (a sweep would otherwise hit dynamo's recompile limit
+    and fall back to eager)."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    torch.compiler.reset()
+    return torch.compile(model, mode=mode, dynamic=False)
+
+
+def _each_shape(model, parts: list[dict]) -> None:
+    """Run ``model`` once on a piece of each distinct size (the warm-up of a timed pass)."""
+    seen = set()
+    for part in parts:
+        n = next(iter(part.values())).shape[0]
+        if n not in seen:
+            seen.add(n)
+            model(**part)
+
+
+def _with_options(solve, options: dict):
+    """``solve`` called with the keywords ``options``; a keyword it does not take is a ValueError."""
+    if not options:
+        return solve
+
+    def solve_with(features: dict):
+        try:
+            return solve(features, **options)
+        except TypeError as exc:
+            if "keyword argument" in str(exc):
+                raise ValueError(f"reference option not accepted: {exc}") from None
+            raise
+
+    return solve_with
 
 
 def plot_sweep(result: dict, symbol: str, path: str) -> None:

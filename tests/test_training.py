@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -194,6 +195,35 @@ def test_evaluate_solves_the_reference_in_pieces(tmp_path):
     assert one_by_one["rows"][0]["reference_sum_rate"] == pytest.approx(whole["rows"][0]["reference_sum_rate"],
                                                                         rel=1e-4)
     assert one_by_one["rows"][0]["model_sum_rate"] == whole["rows"][0]["model_sum_rate"]
+
+
+def test_evaluate_passes_options_to_the_reference(tmp_path, capsys):
+    train(config(tmp_path), progress=False)
+    default = evaluate(str(tmp_path / "run"), samples=6)
+    one_step = evaluate(str(tmp_path / "run"), samples=6, reference_options={"iters": 1})
+    assert one_step["reference_options"] == {"iters": 1} and default["reference_options"] == {}
+    problem = problem_for("mcmu_power_allocation")
+    features = sample(problem, 6, {"M": 2, "K": 3}, 12345, "cpu")
+    expected = problem.sum_rate(features, problem.reference(features, iters=1)).mean().item()
+    assert one_step["rows"][0]["reference_sum_rate"] == pytest.approx(expected, rel=1e-6)
+    assert one_step["rows"][0]["reference_sum_rate"] < default["rows"][0]["reference_sum_rate"]
+    assert one_step["rows"][0]["model_sum_rate"] == default["rows"][0]["model_sum_rate"]
+    assert main(["evaluate", str(tmp_path / "run"), "--samples", "4", "--reference-option", "colour=red"]) == 1
+    err = capsys.readouterr().err
+    assert "reference option not accepted" in err and "'colour'" in err
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_evaluate_with_a_compiled_model_scores_the_same(tmp_path):
+    train(config(tmp_path), progress=False)
+    eager = evaluate(str(tmp_path / "run"), [{"K": 4}], samples=4, batch=4)
+    fast = evaluate(str(tmp_path / "run"), [{"K": 4}], samples=4, batch=4, compile_mode="default")
+    assert (eager["compile_mode"], fast["compile_mode"]) == (None, "default")
+    for slow_row, fast_row in zip(eager["rows"], fast["rows"], strict=True):
+        assert fast_row["model_sum_rate"] == pytest.approx(slow_row["model_sum_rate"], rel=1e-5)
+    with pytest.raises(ValueError, match="compile mode must be one of"):
+        evaluate(str(tmp_path / "run"), samples=2, compile_mode="fastest")
 
 
 def test_cli_train_evaluate_and_plot(tmp_path, capsys):

@@ -277,6 +277,26 @@ def test_wmmse_early_stop_and_shape_errors():
         R.wmmse_power_control(torch.ones(2, 1, 3, 1, 3), torch.ones(2, 1, 3), torch.ones(2))
 
 
+def test_wmmse_starts_from_mrt_or_uniform_directions():
+    """Iteration 0 is the start: full power split per BS along h/||h|| (mrt) or (1, ..., 1)/sqrt(N)
+    (uniform); both are monotone from there; MRT is the default."""
+    f = sc.sample_ic_beamforming_edge(4, seed=17, dtype=D, K=3, N=2)
+    H, p_max, noise = f["H"], f["p_max"], f["sigma"].square()
+    serve = torch.eye(3, dtype=torch.bool)
+    uniform = torch.diag_embed(p_max.sqrt()).to(H.dtype)[..., None] * torch.full((2,), 2 ** -0.5, dtype=H.dtype)
+    mrt = torch.diag_embed(p_max.sqrt()).to(H.dtype)[..., None] * H / H.abs().square().sum(-1, keepdim=True).sqrt()
+    starts = {}
+    for init, start in (("uniform", uniform), ("mrt", mrt)):
+        _, hist = R.wmmse_beamforming(H, p_max, noise, serve, init=init, iters=20, tol=0, return_history=True)
+        starts[init] = obj.sum_rate_ic_beamforming_edge(f, {"V": start})
+        assert torch.allclose(hist[0], starts[init], rtol=1e-12)
+        assert ((hist[1:] - hist[:-1]) >= -TOL * hist[1:].abs()).all()
+    _, default = R.wmmse_ic_beamforming_edge(f, iters=1, return_history=True)
+    assert torch.allclose(default[0], starts["mrt"], rtol=1e-12) and not torch.allclose(starts["mrt"], starts["uniform"])
+    with pytest.raises(ValueError, match="init must be 'mrt' or 'uniform'"):
+        R.wmmse_ic_beamforming_edge(f, init="random")
+
+
 def test_ic_edge_and_node_agree():
     f = sc.sample_ic_beamforming_node(3, seed=15, dtype=D, K=5)
     V = R.wmmse_ic_beamforming_edge(f)["V"]

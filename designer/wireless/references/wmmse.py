@@ -143,20 +143,31 @@ def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -
     return V * scale[..., None, None]
 
 
+def _initial_directions(H: Tensor, init: str) -> Tensor:
+    """Unit-norm starting directions ``(batch, M, K, N)`` of :func:`wmmse_beamforming`."""
+    if init == "mrt":
+        return H / torch.linalg.vector_norm(H, dim=-1, keepdim=True).clamp_min(torch.finfo(H.real.dtype).tiny)
+    if init == "uniform":
+        return torch.full_like(H, H.shape[-1] ** -0.5)
+    raise ValueError(f"init must be 'mrt' or 'uniform', got {init!r}")
+
+
 def _beamforming_rate(H: Tensor, V: Tensor, noise_var: Tensor) -> Tensor:
     return sinr_rates(received_power(cooperative_amplitudes(H, V)), noise_var).sum(dim=-1)
 
 
 def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *, iters: int = 100,
-                      tol: float = 1e-6, bisection_steps: int = 60, return_history: bool = False):
+                      tol: float = 1e-6, bisection_steps: int = 60, init: str = "mrt", return_history: bool = False):
     """Vector WMMSE for single-antenna UEs served by multi-antenna BSs under per-BS budgets.
 
     ``H``: complex ``(batch, M, K, N)``, ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE ``k``,
     ``y_k = sum_{m,j} h_{m,k}^H v_{m,j} s_j + n_k``).  ``budget``: ``(batch, M)``,
     ``sum_k ||v_{m,k}||^2 <= budget[m]``.  ``noise_var``: ``(batch, K)``.  ``serve``: bool
-    ``(M, K)``, which BS may send which stream (default all).  Initialisation: MRT
-    ``v_{m,k} = sqrt(budget_m / #served_m) h_{m,k}/||h_{m,k}||``.  Stopping as in
-    :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)`` (zero where not served).
+    ``(M, K)``, which BS may send which stream (default all).  Initialisation (``init``), every
+    BS at full power split equally over its streams: ``"mrt"``, ``v_{m,k} = sqrt(budget_m /
+    #served_m) h_{m,k}/||h_{m,k}||``; ``"uniform"``, the channel-blind direction ``(1, ..., 1) /
+    sqrt(N)`` instead (the start of MPGNN's public WMMSE, Shen et al. 2021, against which ENGNN
+    compares).  Stopping as in :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)`` (zero where not served).
     """
     with torch.no_grad():
         b, M, K, N = H.shape
@@ -169,8 +180,7 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         mask = serve.to(real)[..., None]  # (M, K, 1)
         sequential = bool((serve.sum(dim=0) > 1).any())
         per_bs = serve.sum(dim=1).clamp_min(1).to(real)
-        norms = torch.linalg.vector_norm(H, dim=-1, keepdim=True).clamp_min(torch.finfo(real).tiny)
-        V = (budget / per_bs).sqrt()[..., None, None] * (H / norms) * mask
+        V = (budget / per_bs).sqrt()[..., None, None] * _initial_directions(H, init) * mask
         history = [_beamforming_rate(H, V, noise_var)]
         off = ~torch.eye(K, dtype=torch.bool, device=H.device)
         for _ in range(iters):
