@@ -22,6 +22,7 @@ GOLDEN = {
     "mu_miso_precoding": (2, 1, 2, 2, lambda s: f(s["K"]) * f(s["N"])),
     "ic_beamforming_edge": (2, 2, 4, 6, lambda s: f(s["K"])),
     "ic_beamforming_node": (2, 2, 4, 6, lambda s: f(s["K"])),
+    "ic_beamforming_structured": (2, 2, 4, 6, lambda s: f(s["K"])),
     "ibc_power_allocation": (2, 3, 6, 16, lambda s: f(s["B"]) * f(s["Q"]) ** s["B"]),
     "cooperative_beamforming": (2, 1, 2, 2, lambda s: f(s["M"]) * f(s["K"])),
 }

@@ -126,6 +126,19 @@ def test_power_budget_modes_and_budget_tensors():
         assert (power <= features["p_max"] * (1 + 1e-5)).all()
 
 
+def test_a_budget_per_entry_of_a_one_set_tensor_binds_each_entry():
+    """``power: dims [BS]``, budget per BS: every BS's power lies in [0, p_max] on its own (not
+    the sum over all BSs, which is what a reduction over no axes would have computed)."""
+    spec = spec_path("ic_beamforming_structured")
+    features = random_features(tiny("ic_beamforming_structured").plan, {"K": 3, "N": 2}, batch=4, dtype=torch.float32)
+    for mode in ("scale_if_above", "normalise"):
+        torch.manual_seed(0)
+        power = designer.build(spec, hidden=6, layers=1, power_budget=mode)(**features)["power"]
+        assert power.shape == (4, 3) and (power >= 0).all() and (power <= features["p_max"] * (1 + 1e-5)).all()
+        if mode == "normalise":
+            assert torch.allclose(power, features["p_max"], rtol=1e-5)
+
+
 def test_matched_support_is_dense_with_zeros_outside():
     V = tiny("ic_beamforming_edge")(**random_features(tiny("ic_beamforming_edge").plan, {"K": 4, "N": 2},
                                                        dtype=torch.float32))["V"]

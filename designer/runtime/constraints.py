@@ -104,7 +104,8 @@ def _power_budget(plan: Plan, c: Constraint, y: Tensor, values: Mapping[str, obj
     entries = y if power else _energy(y)
     start = 1 + group_offset(plan, c)
     keep = range(start, start + len(plan.set(c.per).path))
-    total = entries.sum(dim=[i for i in range(1, y.dim()) if i not in keep], keepdim=True)
+    summed = [i for i in range(1, y.dim()) if i not in keep]
+    total = entries.sum(dim=summed, keepdim=True) if summed else entries  # sum(dim=[]) would sum everything
     budget = _value(c, values)
     if isinstance(budget, Tensor):
         budget = budget.to(total.dtype).reshape(total.shape)

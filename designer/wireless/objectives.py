@@ -30,6 +30,8 @@ __all__ = [
     "sum_rate_hybrid_precoding_miso",
     "sum_rate_ic_beamforming_edge",
     "sum_rate_ic_beamforming_node",
+    "sum_rate_ic_beamforming_structured",
+    "structured_ic_beams",
     "sum_rate_ibc_power_allocation",
     "sum_rate_cooperative_beamforming",
     "sum_rate_d2d_link_scheduling",
@@ -194,6 +196,48 @@ def sum_rate_ic_beamforming_edge(features: Mapping[str, Tensor], actions: Mappin
     ``(batch, K, K, N)`` on the (BS, UE) edges; only the diagonal ``V[b, k, k, :] = v_k`` is used.
     """
     return _ic_sum_rate(features, _ic_beams(actions, "actions"))
+
+
+LOG_LIMIT = 30.0  # the structured reference's logs lie in ±LOG_LIMIT (a switched-off UE has c = 0)
+MIN_MULTIPLIER = 1e-12  # mu_k at least this times BS k's largest term c_j ||h_{k,j}||^2
+
+
+def structured_ic_beams(H: Tensor, weight: Tensor, multiplier: Tensor, power: Tensor) -> Tensor:
+    """Beams of the form of WMMSE's beamformer update (Shi et al. 2011; the KKT form of ENGNN
+    eq. 4): ``v_k = sqrt(p_k) d_k / ||d_k||`` with
+    ``d_k = (sum_j c_j h_{k,j} h_{k,j}^H + mu_k I)^{-1} h_{k,k}``, ``c_j = exp(weight_j)`` (UE
+    ``j``'s MSE weight ``w_j |u_j|^2``), ``mu_k = exp(multiplier_k)`` (BS ``k``'s power multiplier).
+
+    ``H`` complex ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``); ``weight`` ``(batch, K)`` over UEs;
+    ``multiplier``, ``power`` ``(batch, K)`` over BSs.  Returns ``v`` ``(batch, K, N)`` with
+    ``||v_k||^2 = p_k``.  Only ``c_j / mu_k`` sets ``d_k``'s direction, so each BS's terms are
+    divided by its largest before ``exp`` (no overflow whatever the logs), ``mu_k`` is floored at
+    :data:`MIN_MULTIPLIER` of that, and the ``N x N`` solve runs in double precision.
+    """
+    wide = torch.complex128
+    gain = received_power(H).sum(-1).to(torch.float64)  # ||h_{k,j}||^2 (batch, BS, UE)
+    logs = weight.to(torch.float64).unsqueeze(1) + gain.clamp_min(torch.finfo(torch.float64).tiny).log()
+    mu_log = multiplier.to(torch.float64)
+    top = torch.maximum(logs.amax(-1), mu_log).detach()  # (batch, BS); the direction ignores it
+    c = (weight.to(torch.float64).unsqueeze(1) - top.unsqueeze(-1)).exp()
+    mu = (mu_log - top).exp().clamp_min(MIN_MULTIPLIER)
+    Hw = H.to(wide)
+    A = torch.einsum("bkj,bkjn,bkjp->bknp", c.to(wide), Hw, Hw.conj())
+    eye = torch.eye(H.shape[-1], dtype=wide, device=H.device)
+    direct = torch.diagonal(Hw, dim1=1, dim2=2).movedim(-1, 1)
+    d = torch.linalg.solve(A + mu[..., None, None] * eye, direct.unsqueeze(-1)).squeeze(-1)
+    d = d / torch.linalg.vector_norm(d, dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    return d.to(H.dtype) * power.clamp_min(torch.finfo(power.dtype).tiny).sqrt().unsqueeze(-1)
+
+
+def sum_rate_ic_beamforming_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """Interference-channel sum rate (ENGNN eq. 4a, bits/s/Hz) of the beams
+    :func:`structured_ic_beams` builds from ``actions["weight"]`` ``(batch, K)`` (UEs),
+    ``actions["multiplier"]`` and ``actions["power"]`` ``(batch, K)`` (BSs); features as in
+    :func:`sum_rate_ic_beamforming_node`."""
+    v = structured_ic_beams(_need(features, "H", "features"), _need(actions, "weight", "actions"),
+                            _need(actions, "multiplier", "actions"), _need(actions, "power", "actions"))
+    return _ic_sum_rate(features, v)
 
 
 def cooperative_amplitudes(H: Tensor, V: Tensor) -> Tensor:

@@ -115,6 +115,29 @@ def test_ic_matches_loops(variant):
         assert got[b].item() == pytest.approx(total, rel=1e-10)
 
 
+def test_structured_ic_beams_match_loops():
+    """v_k = sqrt(p_k) d_k/||d_k||, d_k = (sum_j c_j h_kj h_kj^H + mu_k I)^-1 h_kk, built entry by
+    entry (2x2 inverse by the adjugate), and the sum rate is that of these beams."""
+    g = torch.Generator().manual_seed(11)
+    f = sc.sample_ic_beamforming_node(2, generator=g, dtype=D, K=3, N=2, field=300.0)
+    weight, multiplier = torch.randn(2, 3, generator=g, dtype=D), torch.randn(2, 3, generator=g, dtype=D)
+    power = torch.rand(2, 3, generator=g, dtype=D)
+    v = obj.structured_ic_beams(f["H"], weight, multiplier, power)
+    H = f["H"]
+    for b in range(2):
+        for k in range(3):
+            A = [[sum(math.exp(weight[b, j]) * H[b, k, j, n] * H[b, k, j, p].conj() for j in range(3))
+                  + (math.exp(multiplier[b, k]) if n == p else 0.0) for p in range(2)] for n in range(2)]
+            det = A[0][0] * A[1][1] - A[0][1] * A[1][0]
+            h = H[b, k, k]
+            d = [(A[1][1] * h[0] - A[0][1] * h[1]) / det, (A[0][0] * h[1] - A[1][0] * h[0]) / det]
+            norm = math.sqrt(_abs2(d[0]) + _abs2(d[1]))
+            for n in range(2):
+                assert complex(v[b, k, n]) == pytest.approx(complex(d[n]) * math.sqrt(power[b, k]) / norm, rel=1e-9)
+    rate = obj.sum_rate_ic_beamforming_structured(f, {"weight": weight, "multiplier": multiplier, "power": power})
+    assert torch.allclose(rate, obj.sum_rate_ic_beamforming_node(f, {"v": v}), rtol=1e-12)
+
+
 def test_cooperative_matches_loops():
     g = torch.Generator().manual_seed(5)
     f = sc.sample_cooperative_beamforming(2, generator=g, dtype=D, M=3, K=2, N=2, field=1200.0, min_bs_distance=300.0)
@@ -277,6 +300,7 @@ SMALL = {
     "hybrid_precoding_miso": dict(K=2, N_t=4, n_clusters=2, n_rays=2),
     "ic_beamforming_edge": dict(K=3, N=2),
     "ic_beamforming_node": dict(K=3, N=2),
+    "ic_beamforming_structured": dict(K=3, N=2),
     "ibc_power_allocation": dict(B=2, Q=2, N=3),
     "cooperative_beamforming": dict(M=2, K=2, N=2),
     "d2d_link_scheduling": dict(K=4),
@@ -388,13 +412,12 @@ def test_hybrid_augmentation_keeps_every_mu_mimo_sum_rate():
 
 # (problem, phases shared along these H axes): IC rotates each (BS, UE) channel, cooperative each UE's
 @pytest.mark.parametrize("name, shared", [("ic_beamforming_edge", (3,)), ("ic_beamforming_node", (3,)),
-                                          ("cooperative_beamforming", (1, 3))])
+                                          ("ic_beamforming_structured", (3,)), ("cooperative_beamforming", (1, 3))])
 def test_engnn_augmentations_keep_every_sum_rate_and_are_seeded(name, shared):
     problem = PROBLEMS[name]
     features = problem.sample(3, seed=5, dtype=D, K=4)
     H = features["H"]
-    action_shape = {"V": H.shape, "v": H.shape[:2] + H.shape[3:]}[problem.actions[0]]
-    actions = {problem.actions[0]: _crand(*action_shape, gen=torch.Generator().manual_seed(9))}
+    actions = _random_actions(problem.reference(features), torch.Generator().manual_seed(9))
     rotated = problem.augment(features, torch.Generator().manual_seed(0))
     ratio = rotated["H"] / H
     assert torch.allclose(ratio.abs(), torch.ones_like(ratio.abs()), rtol=1e-12)  # a phase ...

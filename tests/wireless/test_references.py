@@ -44,6 +44,9 @@ def check_constraints(name, f, a, tol=1e-6):
         else:
             v = a["v"]
         assert (_pow(v).sum(-1) <= f["p_max"] * (1 + tol)).all()
+    elif name == "ic_beamforming_structured":
+        assert (a["power"] >= 0).all() and (a["power"] <= f["p_max"] * (1 + tol)).all()
+        assert torch.isfinite(a["weight"]).all() and torch.isfinite(a["multiplier"]).all()
     elif name == "cooperative_beamforming":
         assert (_pow(a["V"]).sum((-2, -1)) <= f["p_max"] * (1 + tol)).all()
     elif name == "mu_miso_precoding":
@@ -73,6 +76,7 @@ SMALL = {
     "hybrid_precoding_miso": dict(),
     "ic_beamforming_edge": dict(K=6, N=2),
     "ic_beamforming_node": dict(K=6, N=2),
+    "ic_beamforming_structured": dict(K=6, N=2),
     "ibc_power_allocation": dict(B=3, Q=2, N=4),
     "cooperative_beamforming": dict(M=3, K=2, N=2),
     "d2d_link_scheduling": dict(K=8, field=150.0),
@@ -295,6 +299,20 @@ def test_wmmse_starts_from_mrt_or_uniform_directions():
     assert torch.allclose(default[0], starts["mrt"], rtol=1e-12) and not torch.allclose(starts["mrt"], starts["uniform"])
     with pytest.raises(ValueError, match="init must be 'mrt' or 'uniform'"):
         R.wmmse_ic_beamforming_edge(f, init="random")
+
+
+def test_structured_reference_is_the_next_wmmse_iterate():
+    """The structured form of WMMSE after T iterations scores what WMMSE scores after T + 1 (its
+    beams are that update's), never less than after T; a beam switched off stays finite."""
+    f = sc.sample_ic_beamforming_edge(6, seed=19, dtype=D, K=5, N=2)
+    edge, structured = PROBLEMS["ic_beamforming_edge"], PROBLEMS["ic_beamforming_structured"]
+    for T in (3, 20):
+        rate = structured.sum_rate(f, R.wmmse_ic_beamforming_structured(f, iters=T, tol=0))
+        after = [edge.sum_rate(f, R.wmmse_ic_beamforming_edge(f, iters=t, tol=0)) for t in (T, T + 1)]
+        assert torch.allclose(rate, after[1], rtol=1e-9) and (rate >= after[0] - 1e-9).all()
+    off = dict(f, p_max=f["p_max"] * torch.tensor([0.0, 1, 1, 1, 1], dtype=D))
+    a = R.wmmse_ic_beamforming_structured(off, iters=5)
+    assert (a["power"][:, 0] == 0).all() and all(torch.isfinite(t).all() for t in a.values())
 
 
 def test_ic_edge_and_node_agree():

@@ -29,7 +29,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..objectives import cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
+from ..objectives import LOG_LIMIT, cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
 
 __all__ = [
     "min_power_multiplier",
@@ -41,6 +41,7 @@ __all__ = [
     "wmmse_ic_beamforming",
     "wmmse_ic_beamforming_edge",
     "wmmse_ic_beamforming_node",
+    "wmmse_ic_beamforming_structured",
     "wmmse_cooperative_beamforming",
     "wmmse_mu_miso_precoding",
 ]
@@ -143,6 +144,21 @@ def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -
     return V * scale[..., None, None]
 
 
+def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The receiver and weight updates of WMMSE for beams ``V`` ``(batch, M, K, N)``: amplitudes
+    ``amp (batch, stream, UE)``, MMSE receivers ``u`` and weights ``w = 1 + SINR`` ``(batch, K)``,
+    ``c = w |u|^2`` (complex dtype) and ``A_m = sum_k c_k h_{m,k} h_{m,k}^H`` ``(batch, M, N, N)``."""
+    amp = cooperative_amplitudes(H, V)
+    pw = received_power(amp)
+    signal = torch.diagonal(pw, dim1=-2, dim2=-1)
+    off = ~torch.eye(pw.shape[-1], dtype=torch.bool, device=H.device)
+    interference = (pw * off).sum(dim=-2) + noise_var
+    u = torch.diagonal(amp, dim1=-2, dim2=-1) / (signal + interference)
+    w = 1.0 + signal / interference
+    c = (w * received_power(u)).to(H.dtype)
+    return amp, u, w, c, torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
+
+
 def _initial_directions(H: Tensor, init: str) -> Tensor:
     """Unit-norm starting directions ``(batch, M, K, N)`` of :func:`wmmse_beamforming`."""
     if init == "mrt":
@@ -182,16 +198,8 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         per_bs = serve.sum(dim=1).clamp_min(1).to(real)
         V = (budget / per_bs).sqrt()[..., None, None] * _initial_directions(H, init) * mask
         history = [_beamforming_rate(H, V, noise_var)]
-        off = ~torch.eye(K, dtype=torch.bool, device=H.device)
         for _ in range(iters):
-            amp = cooperative_amplitudes(H, V)  # (b, stream j, UE k)
-            pw = received_power(amp)
-            signal = torch.diagonal(pw, dim1=-2, dim2=-1)
-            interference = (pw * off).sum(dim=-2) + noise_var
-            u = torch.diagonal(amp, dim1=-2, dim2=-1) / (signal + interference)
-            w = 1.0 + signal / interference
-            c = (w * received_power(u)).to(H.dtype)
-            A = torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
+            amp, u, w, c, A = _mmse_step(H, V, noise_var)
             lam, U = torch.linalg.eigh(A)
             lam = lam.clamp_min(0)
             rhs = (w * u)[:, None, :, None] * H
@@ -293,6 +301,33 @@ def wmmse_ic_beamforming_edge(features: Mapping[str, Tensor], **kwargs):
 def wmmse_ic_beamforming_node(features: Mapping[str, Tensor], **kwargs):
     """:func:`wmmse_ic_beamforming` with ``variant="node"``."""
     return wmmse_ic_beamforming(features, "node", **kwargs)
+
+
+def wmmse_ic_beamforming_structured(features: Mapping[str, Tensor], **kwargs):
+    """WMMSE for interference-channel beamforming in the structured form of
+    :func:`~designer.wireless.objectives.structured_ic_beams`: WMMSE's beams after ``iters``
+    iterations, then one more beamformer update written as its parameters — ``weight = log(w_j
+    |u_j|^2)`` per UE, ``multiplier = log mu_k`` and ``power = ||v_k||^2`` per BS — so the sum
+    rate is that of iteration ``iters + 1`` (up to the objective's floor on ``mu_k``; the logs are
+    clamped to ``±LOG_LIMIT``: a UE whose beam is off has ``c_j = 0``, an unconstrained BS
+    ``mu_k = 0``).  ``kwargs`` go to
+    :func:`wmmse_beamforming` (not ``return_history``).  Returns ``{"weight", "multiplier",
+    "power"}``, each ``(batch, K)``.
+    """
+    H, p_max, sigma = features["H"], features["p_max"], features["sigma"]
+    K = H.shape[1]
+    steps = kwargs.get("bisection_steps", 60)
+    V = wmmse_beamforming(H, p_max, sigma.square(), torch.eye(K, dtype=torch.bool, device=H.device), **kwargs)
+    with torch.no_grad():
+        _, u, w, c, A = _mmse_step(H, V, sigma.square())
+        lam, U = torch.linalg.eigh(A)
+        lam = lam.clamp_min(0)
+        rhs = torch.diagonal((w * u)[:, None, :, None] * H, dim1=1, dim2=2).movedim(-1, 1)  # w_k u_k h_{k,k}
+        c2 = received_power(torch.einsum("bkpn,bkp->bkn", U.conj(), rhs))
+        mu = min_power_multiplier(lam, c2, p_max, steps)
+        power = (c2 / (lam + mu.unsqueeze(-1)).square()).sum(-1)
+        logs = {"weight": c.real.log(), "multiplier": mu.log()}
+        return {**{k: v.clamp(-LOG_LIMIT, LOG_LIMIT) for k, v in logs.items()}, "power": torch.minimum(power, p_max)}
 
 
 def wmmse_cooperative_beamforming(features: Mapping[str, Tensor], **kwargs):
