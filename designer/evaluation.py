@@ -86,9 +86,9 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
         model = eager if compile_mode is None else compiled(eager, compile_mode)
         features = sample(problem, samples, at, seed, device)
         parts = chunks(features, batch)
+        infer = _inference(model, problem)
         with torch.no_grad():
-            _, model_seconds = _timed(lambda: [model(**part) for part in parts], device,
-                                      lambda: _each_shape(model, parts))
+            _, model_seconds = _timed(lambda: [infer(part) for part in parts], device, lambda: _each_shape(infer, parts))
         rate = batched_sum_rate(model, problem, features, batch).mean().item()
         reference = _with_options(reference_for(problem, at), reference_options or {})
         reference_rate, reference_seconds = _score(problem, reference, features, device, reference_batch)
@@ -123,14 +123,22 @@ def compiled(model, mode: str):
     return torch.compile(model, mode=mode, dynamic=False)
 
 
-def _each_shape(model, parts: list[dict]) -> None:
-    """Run ``model`` once on a piece of each distinct size (the warm-up of a timed pass)."""
+def _inference(model, problem):
+    """What the timing covers: the model's actions, decoded into beams where the problem's
+    actions only parametrise them (``Problem.decode``)."""
+    if problem.decode is None:
+        return lambda part: model(**part)
+    return lambda part: problem.decode(part, model(**part))
+
+
+def _each_shape(infer, parts: list[dict]) -> None:
+    """Run ``infer`` once on a piece of each distinct size (the warm-up of a timed pass)."""
     seen = set()
     for part in parts:
         n = next(iter(part.values())).shape[0]
         if n not in seen:
             seen.add(n)
-            model(**part)
+            infer(part)
 
 
 def _with_options(solve, options: dict):

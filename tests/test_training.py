@@ -213,6 +213,24 @@ def test_evaluate_passes_options_to_the_reference(tmp_path, capsys):
     assert "reference option not accepted" in err and "'colour'" in err
 
 
+def test_evaluate_times_the_decoded_beams_of_a_structured_model(tmp_path, monkeypatch):
+    """A problem whose actions parametrise beams (``Problem.decode``) is timed up to the beams."""
+    run = config(tmp_path, spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
+                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
+    train(run, progress=False)
+    problem = problem_for("ic_beamforming_structured")
+    calls = []
+
+    def decode(features, actions):
+        calls.append(features["H"].shape[0])
+        return problem.decode(features, actions)
+
+    monkeypatch.setattr("designer.evaluation.problem_for", lambda name: dataclasses.replace(problem, decode=decode))
+    result = evaluate(run.out, samples=5, batch=2)
+    assert calls == [2, 1, 2, 2, 1]  # the warm-up (one piece of each size), then the timed pass
+    assert result["rows"][0]["model_sum_rate"] > 0
+
+
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),
                     reason="torch.compile on the CPU needs a C++ compiler")
 def test_evaluate_with_a_compiled_model_scores_the_same(tmp_path):

@@ -112,6 +112,7 @@ ENGNN = {"pooling": "max", "mlp_layers": 3, "activation": "relu", "layers": 2, "
 ENGNN_PROBLEMS = {
     "ic_beamforming_edge": {"layers": 1, "hidden": 8},
     "ic_beamforming_node": {"layers": 1, "hidden": 8},
+    "ic_beamforming_structured": {"layers": 1, "hidden": 8},
     "ibc_power_allocation": {"layers": 1, "hidden": 32},
     "cooperative_beamforming": {"layers": 2, "hidden": 64},
 }

@@ -25,6 +25,7 @@ from .objectives import (
     augment_cooperative_beamforming,
     augment_hybrid_precoding,
     augment_ic_beamforming,
+    decode_ic_beamforming_structured,
     imitation_hybrid_precoding,
     imitation_ic_beamforming,
     power_control_sum_rate,
@@ -87,7 +88,9 @@ class Problem:
     of actions against the reference's, 0 when they agree in everything the sum rate depends on
     (``gnn-design train --imitate-epochs``: a supervised warm start); ``augment(features,
     generator)``, where defined, a random transform of the features that leaves every action's
-    sum rate and the reference's solution unchanged (``gnn-design train --augment``).
+    sum rate and the reference's solution unchanged (``gnn-design train --augment``);
+    ``decode(features, actions)``, where defined, the physical actions (beams) that a model's
+    actions stand for (``gnn-design evaluate`` times the model with it).
     """
 
     name: str
@@ -100,6 +103,7 @@ class Problem:
     alternatives: Mapping[str, Callable[[Features], dict[str, Tensor]]] = field(default_factory=dict)
     imitation: Callable[[Features, Actions, Actions], Tensor] | None = None
     augment: Callable[[Features, Generator], dict[str, Tensor]] | None = None
+    decode: Callable[[Features, Actions], dict[str, Tensor]] | None = None
 
 
 _PROBLEM_LIST = [
@@ -121,7 +125,8 @@ _PROBLEM_LIST = [
             imitation=imitation_ic_beamforming, augment=augment_ic_beamforming),
     Problem("ic_beamforming_structured", sample_ic_beamforming_edge, sum_rate_ic_beamforming_structured,
             wmmse_ic_beamforming_structured, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
-            "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE", augment=augment_ic_beamforming),
+            "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE", augment=augment_ic_beamforming,
+            decode=decode_ic_beamforming_structured),
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,

@@ -32,6 +32,7 @@ __all__ = [
     "sum_rate_ic_beamforming_node",
     "sum_rate_ic_beamforming_structured",
     "structured_ic_beams",
+    "decode_ic_beamforming_structured",
     "sum_rate_ibc_power_allocation",
     "sum_rate_cooperative_beamforming",
     "sum_rate_d2d_link_scheduling",
@@ -230,14 +231,20 @@ def structured_ic_beams(H: Tensor, weight: Tensor, multiplier: Tensor, power: Te
     return d.to(H.dtype) * power.clamp_min(torch.finfo(power.dtype).tiny).sqrt().unsqueeze(-1)
 
 
+def decode_ic_beamforming_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]
+                                     ) -> dict[str, Tensor]:
+    """The beams ``{"v": (batch, K, N)}`` that :func:`structured_ic_beams` builds from
+    ``actions["weight"]`` ``(batch, K)`` (UEs), ``actions["multiplier"]`` and ``actions["power"]``
+    ``(batch, K)`` (BSs): the node variant's action."""
+    return {"v": structured_ic_beams(_need(features, "H", "features"), _need(actions, "weight", "actions"),
+                                     _need(actions, "multiplier", "actions"), _need(actions, "power", "actions"))}
+
+
 def sum_rate_ic_beamforming_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
     """Interference-channel sum rate (ENGNN eq. 4a, bits/s/Hz) of the beams
-    :func:`structured_ic_beams` builds from ``actions["weight"]`` ``(batch, K)`` (UEs),
-    ``actions["multiplier"]`` and ``actions["power"]`` ``(batch, K)`` (BSs); features as in
+    :func:`decode_ic_beamforming_structured` builds; features as in
     :func:`sum_rate_ic_beamforming_node`."""
-    v = structured_ic_beams(_need(features, "H", "features"), _need(actions, "weight", "actions"),
-                            _need(actions, "multiplier", "actions"), _need(actions, "power", "actions"))
-    return _ic_sum_rate(features, v)
+    return sum_rate_ic_beamforming_node(features, decode_ic_beamforming_structured(features, actions))
 
 
 def cooperative_amplitudes(H: Tensor, V: Tensor) -> Tensor:

@@ -313,6 +313,11 @@ def test_structured_reference_is_the_next_wmmse_iterate():
     off = dict(f, p_max=f["p_max"] * torch.tensor([0.0, 1, 1, 1, 1], dtype=D))
     a = R.wmmse_ic_beamforming_structured(off, iters=5)
     assert (a["power"][:, 0] == 0).all() and all(torch.isfinite(t).all() for t in a.values())
+    # a BS whose budget is slack (mu = 0) with A_k singular (0/0 in its null direction): sample 86
+    # of the 100-pair test set in docs/RESULTS.md, whose power came out nan before the guard
+    f = {k: v[86:87] for k, v in sc.sample_ic_beamforming_edge(200, seed=12345, K=100, N=2).items()}
+    a = R.wmmse_ic_beamforming_structured(f)
+    assert all(torch.isfinite(t).all() for t in a.values()) and (a["multiplier"] == -30).any()
 
 
 def test_ic_edge_and_node_agree():

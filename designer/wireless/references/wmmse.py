@@ -325,7 +325,8 @@ def wmmse_ic_beamforming_structured(features: Mapping[str, Tensor], **kwargs):
         rhs = torch.diagonal((w * u)[:, None, :, None] * H, dim1=1, dim2=2).movedim(-1, 1)  # w_k u_k h_{k,k}
         c2 = received_power(torch.einsum("bkpn,bkp->bkn", U.conj(), rhs))
         mu = min_power_multiplier(lam, c2, p_max, steps)
-        power = (c2 / (lam + mu.unsqueeze(-1)).square()).sum(-1)
+        den = lam + mu.unsqueeze(-1)  # 0 only where A_k is singular and the budget slack: c2 is 0 there too
+        power = torch.where(den > 0, c2 / den.clamp_min(torch.finfo(den.dtype).tiny).square(), 0).sum(-1)
         logs = {"weight": c.real.log(), "multiplier": mu.log()}
         return {**{k: v.clamp(-LOG_LIMIT, LOG_LIMIT) for k, v in logs.items()}, "power": torch.minimum(power, p_max)}
 
