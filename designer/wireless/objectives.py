@@ -199,7 +199,6 @@ def sum_rate_ic_beamforming_edge(features: Mapping[str, Tensor], actions: Mappin
     return _ic_sum_rate(features, _ic_beams(actions, "actions"))
 
 
-LOG_LIMIT = 30.0  # the structured reference's logs lie in ±LOG_LIMIT (a switched-off UE has c = 0)
 MIN_MULTIPLIER = 1e-12  # mu_k at least this times BS k's largest term c_j ||h_{k,j}||^2
 
 

@@ -29,7 +29,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..objectives import LOG_LIMIT, cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
+from ..objectives import cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
 
 __all__ = [
     "min_power_multiplier",
@@ -183,7 +183,8 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
     BS at full power split equally over its streams: ``"mrt"``, ``v_{m,k} = sqrt(budget_m /
     #served_m) h_{m,k}/||h_{m,k}||``; ``"uniform"``, the channel-blind direction ``(1, ..., 1) /
     sqrt(N)`` instead (the start of MPGNN's public WMMSE, Shen et al. 2021, against which ENGNN
-    compares).  Stopping as in :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)`` (zero where not served).
+    compares).  Stopping as in :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)``
+    (zero where not served).
     """
     with torch.no_grad():
         b, M, K, N = H.shape
@@ -301,6 +302,9 @@ def wmmse_ic_beamforming_edge(features: Mapping[str, Tensor], **kwargs):
 def wmmse_ic_beamforming_node(features: Mapping[str, Tensor], **kwargs):
     """:func:`wmmse_ic_beamforming` with ``variant="node"``."""
     return wmmse_ic_beamforming(features, "node", **kwargs)
+
+
+LOG_LIMIT = 30.0  # the structured reference's logs lie in ±LOG_LIMIT (a switched-off UE has c = 0)
 
 
 def wmmse_ic_beamforming_structured(features: Mapping[str, Tensor], **kwargs):
