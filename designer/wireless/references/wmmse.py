@@ -127,11 +127,12 @@ def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iter
 
 
 # --------------------------------------------------------------------------- vector engine
-def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -> Tensor:
+def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -> tuple[Tensor, Tensor]:
     """Solve ``(A + mu I) v_k = r_k`` for all ``k`` with ``sum_k ||v_k||^2 <= budget``.
 
     ``A = U diag(lam) U^H``; ``lam`` ``(..., N)``, ``U`` ``(..., N, N)``, ``rhs`` ``(..., K, N)``,
-    ``budget`` ``(...)``; ``mu >= 0`` minimal (complementary slackness).  Returns ``(..., K, N)``.
+    ``budget`` ``(...)``; ``mu >= 0`` minimal (complementary slackness).  Returns ``v``
+    ``(..., K, N)`` and ``mu`` ``(...)``.
     """
     Y = torch.einsum("...pn,...kp->...kn", U.conj(), rhs)
     c2 = received_power(Y).sum(dim=-2)
@@ -141,7 +142,7 @@ def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -
     V = torch.einsum("...np,...kp->...kn", U, X)
     power = received_power(V).sum(dim=(-2, -1))
     scale = (budget / power.clamp_min(torch.finfo(lam.dtype).tiny)).sqrt().clamp(max=1.0)
-    return V * scale[..., None, None]
+    return V * scale[..., None, None], mu
 
 
 def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -205,14 +206,14 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
             lam = lam.clamp_min(0)
             rhs = (w * u)[:, None, :, None] * H
             if not sequential:
-                V = _solve_bs(lam, U, rhs * mask, budget, bisection_steps) * mask
+                V = _solve_bs(lam, U, rhs * mask, budget, bisection_steps)[0] * mask
             else:
                 V = V.clone()
                 for m in range(M):
                     coupled = torch.einsum("bj,bjn,bkj->bkn", c, H[:, m], amp)
                     own = torch.einsum("bnp,bkp->bkn", A[:, m], V[:, m])
                     r = (rhs[:, m] - coupled + own) * mask[m]
-                    v_new = _solve_bs(lam[:, m], U[:, m], r, budget[:, m], bisection_steps) * mask[m]
+                    v_new = _solve_bs(lam[:, m], U[:, m], r, budget[:, m], bisection_steps)[0] * mask[m]
                     amp = amp + torch.einsum("bjn,bkn->bkj", H[:, m].conj(), v_new - V[:, m])
                     V[:, m] = v_new
             history.append(_beamforming_rate(H, V, noise_var))
@@ -327,12 +328,10 @@ def wmmse_ic_beamforming_structured(features: Mapping[str, Tensor], **kwargs):
         lam, U = torch.linalg.eigh(A)
         lam = lam.clamp_min(0)
         rhs = torch.diagonal((w * u)[:, None, :, None] * H, dim1=1, dim2=2).movedim(-1, 1)  # w_k u_k h_{k,k}
-        c2 = received_power(torch.einsum("bkpn,bkp->bkn", U.conj(), rhs))
-        mu = min_power_multiplier(lam, c2, p_max, steps)
-        den = lam + mu.unsqueeze(-1)  # 0 only where A_k is singular and the budget slack: c2 is 0 there too
-        power = torch.where(den > 0, c2 / den.clamp_min(torch.finfo(den.dtype).tiny).square(), 0).sum(-1)
+        v, mu = _solve_bs(lam, U, rhs.unsqueeze(-2), p_max, steps)  # one stream per BS: (batch, K, 1, N)
         logs = {"weight": c.real.log(), "multiplier": mu.log()}
-        return {**{k: v.clamp(-LOG_LIMIT, LOG_LIMIT) for k, v in logs.items()}, "power": torch.minimum(power, p_max)}
+        return {**{k: t.clamp(-LOG_LIMIT, LOG_LIMIT) for k, t in logs.items()},
+                "power": received_power(v).sum(dim=(-2, -1))}
 
 
 def wmmse_cooperative_beamforming(features: Mapping[str, Tensor], **kwargs):
