@@ -69,17 +69,23 @@ def load_model(checkpoint: str, device: str = "cpu"):
 
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
              device: str = "cpu", batch: int = 256, reference_batch: int | None = None,
-             reference_options: dict | None = None, compile_mode: str | None = None) -> dict:
+             reference_options: dict | None = None, compile_mode: str | None = None, refine: int = 0) -> dict:
     """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
     each row also scores the problem's alternative references (``alternatives``). The model
     runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once).
     ``reference_options``: keywords of the reference (WMMSE: ``iters``, ``tol``, ``init``, ...).
     ``compile_mode``: run the model through ``torch.compile`` in this mode (see :func:`compiled`);
-    the references run eagerly."""
+    the references run eagerly. ``refine``: also score the model's beams refined by this many
+    iterations of the reference started from them (``refined``: sum rate, ratio, ms per sample of
+    model and refinement together, in the model's batches; problems with ``Problem.warm_start``)."""
     reference_batch = samples if reference_batch is None else reference_batch
     check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
+    if refine < 0:
+        raise ValueError(f"refine must be a number of iterations >= 0, got {refine}")
     eager, config = load_model(checkpoint, device)
     problem = problem_for(config.problem)
+    if refine and problem.warm_start is None:
+        raise ValueError(f"problem {problem.name!r} cannot start its reference from a model's output (refine)")
     rows = []
     for override in [{}] + list(sizes or []):
         at = {**config.sizes, **override}
@@ -97,15 +103,22 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
             alt_rate, alt_seconds = _score(problem, solve, features, device, reference_batch)
             alternatives[name] = {"sum_rate": alt_rate, "ms_per_sample": 1e3 * alt_seconds / samples,
                                   "model_ratio": rate / alt_rate}
-        rows.append({"sizes": at, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
-                     "ratio": rate / reference_rate,
-                     "model_ms_per_sample": 1e3 * model_seconds / samples,
-                     "reference_ms_per_sample": 1e3 * reference_seconds / samples,
-                     "speedup": reference_seconds / model_seconds, "alternatives": alternatives})
+        row = {"sizes": at, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
+               "ratio": rate / reference_rate,
+               "model_ms_per_sample": 1e3 * model_seconds / samples,
+               "reference_ms_per_sample": 1e3 * reference_seconds / samples,
+               "speedup": reference_seconds / model_seconds, "alternatives": alternatives}
+        if refine:
+            refined_rate, refined_seconds = _score(problem, _refined(problem, infer, reference, refine), features,
+                                                   device, batch)
+            row["refined"] = {"iterations": refine, "sum_rate": refined_rate, "ratio": refined_rate / reference_rate,
+                              "ms_per_sample": 1e3 * refined_seconds / samples,
+                              "speedup": reference_seconds / refined_seconds}
+        rows.append(row)
     return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
             "device": device, "device_name": device_name(device), "samples": samples, "batch": batch,
             "reference_batch": reference_batch, "reference_options": dict(reference_options or {}),
-            "compile_mode": compile_mode, "seed": seed,
+            "compile_mode": compile_mode, "refine": refine, "seed": seed,
             "rows": rows}
 
 
@@ -131,6 +144,17 @@ def _inference(model, problem):
     return lambda part: problem.decode(part, model(**part))
 
 
+def _refined(problem, infer, reference, iters: int):
+    """The model's physical actions (``infer``) refined by ``iters`` iterations of ``reference``
+    started from them (``Problem.warm_start`` makes its ``init``)."""
+    def solve(part: dict):
+        with torch.no_grad():
+            start = problem.warm_start(part, infer(part))
+        return reference(part, init=start, iters=iters)
+
+    return solve
+
+
 def _each_shape(infer, parts: list[dict]) -> None:
     """Run ``infer`` once on a piece of each distinct size (the warm-up of a timed pass)."""
     seen = set()
@@ -142,13 +166,14 @@ def _each_shape(infer, parts: list[dict]) -> None:
 
 
 def _with_options(solve, options: dict):
-    """``solve`` called with the keywords ``options``; a keyword it does not take is a ValueError."""
+    """``solve`` called with the keywords ``options`` (and any given at the call, which win); a
+    keyword it does not take is a ValueError."""
     if not options:
         return solve
 
-    def solve_with(features: dict):
+    def solve_with(features: dict, **more):
         try:
-            return solve(features, **options)
+            return solve(features, **{**options, **more})
         except TypeError as exc:
             if "keyword argument" in str(exc):
                 raise ValueError(f"reference option not accepted: {exc}") from None

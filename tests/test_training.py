@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.evaluation import evaluate
+from designer.evaluation import evaluate, load_model
 from designer import training
 from designer.training import TrainConfig, epoch_seed, load_checkpoint, lr_at, problem_for, reference_for, sample, train
 from designer.wireless.objectives import hybrid_composite_channel
@@ -229,6 +229,31 @@ def test_evaluate_times_the_decoded_beams_of_a_structured_model(tmp_path, monkey
     result = evaluate(run.out, samples=5, batch=2)
     assert calls == [2, 1, 2, 2, 1]  # the warm-up (one piece of each size), then the timed pass
     assert result["rows"][0]["model_sum_rate"] > 0
+
+
+def test_evaluate_refines_the_model_with_the_reference(tmp_path, capsys):
+    """``refine=T``: the reference run T iterations from the model's (decoded) beams; WMMSE never
+    lowers the sum rate of its start, so the refined rate is at least the model's."""
+    run = config(tmp_path, spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
+                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
+    train(run, progress=False)
+    result = evaluate(run.out, samples=5, batch=2, refine=2)
+    refined = result["rows"][0]["refined"]
+    problem = problem_for("ic_beamforming_structured")
+    features = sample(problem, 5, {"K": 3, "N": 2}, 12345, "cpu")
+    model, _ = load_model(run.out)
+    with torch.no_grad():
+        start = problem.warm_start(features, problem.decode(features, model(**features)))
+    expected = problem.sum_rate(features, problem.reference(features, init=start, iters=2))
+    assert refined["iterations"] == 2 and result["refine"] == 2
+    assert refined["sum_rate"] == pytest.approx(expected.mean().item(), rel=1e-5)
+    assert refined["sum_rate"] >= result["rows"][0]["model_sum_rate"] * (1 - 1e-5)
+    assert refined["ms_per_sample"] > 0 and refined["speedup"] > 0
+    assert main(["evaluate", run.out, "--samples", "3", "--refine", "1"]) == 0
+    assert "model + 1 reference iterations" in capsys.readouterr().out
+    train(config(tmp_path, out=str(tmp_path / "mcmu")), progress=False)
+    with pytest.raises(ValueError, match="cannot start its reference from a model's output"):
+        evaluate(str(tmp_path / "mcmu"), samples=2, refine=1)
 
 
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),

@@ -26,6 +26,8 @@ from .objectives import (
     augment_hybrid_precoding,
     augment_ic_beamforming,
     decode_ic_beamforming_structured,
+    edge_beams,
+    ic_pair_beams,
     imitation_hybrid_precoding,
     imitation_ic_beamforming,
     power_control_sum_rate,
@@ -90,7 +92,9 @@ class Problem:
     generator)``, where defined, a random transform of the features that leaves every action's
     sum rate and the reference's solution unchanged (``gnn-design train --augment``);
     ``decode(features, actions)``, where defined, the physical actions (beams) that a model's
-    actions stand for (``gnn-design evaluate`` times the model with it).
+    actions stand for (``gnn-design evaluate`` times the model with it); ``warm_start(features,
+    beams)``, where defined, the reference's starting point (its ``init``) made from a model's
+    physical actions (``gnn-design evaluate --refine``: the model refined by the reference).
     """
 
     name: str
@@ -104,6 +108,7 @@ class Problem:
     imitation: Callable[[Features, Actions, Actions], Tensor] | None = None
     augment: Callable[[Features, Generator], dict[str, Tensor]] | None = None
     decode: Callable[[Features, Actions], dict[str, Tensor]] | None = None
+    warm_start: Callable[[Features, Actions], Tensor] | None = None
 
 
 _PROBLEM_LIST = [
@@ -119,21 +124,21 @@ _PROBLEM_LIST = [
             imitation=imitation_hybrid_precoding, augment=augment_hybrid_precoding),
     Problem("ic_beamforming_edge", sample_ic_beamforming_edge, sum_rate_ic_beamforming_edge,
             wmmse_ic_beamforming_edge, ("p_max", "sigma", "H"), ("V",), "ENGNN eqs. (2)-(6); reference WMMSE",
-            imitation=imitation_ic_beamforming, augment=augment_ic_beamforming),
+            imitation=imitation_ic_beamforming, augment=augment_ic_beamforming, warm_start=ic_pair_beams),
     Problem("ic_beamforming_node", sample_ic_beamforming_node, sum_rate_ic_beamforming_node,
             wmmse_ic_beamforming_node, ("p_max", "sigma", "H"), ("v",), "ENGNN eqs. (2)-(6); reference WMMSE",
-            imitation=imitation_ic_beamforming, augment=augment_ic_beamforming),
+            imitation=imitation_ic_beamforming, augment=augment_ic_beamforming, warm_start=ic_pair_beams),
     Problem("ic_beamforming_structured", sample_ic_beamforming_edge, sum_rate_ic_beamforming_structured,
             wmmse_ic_beamforming_structured, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
             "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE", augment=augment_ic_beamforming,
-            decode=decode_ic_beamforming_structured),
+            decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams),
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
             wmmse_cooperative_beamforming, ("p_max", "sigma", "H"), ("V",),
             "ENGNN eqs. (13)-(16); references WMMSE and gradient projection",
             {"gradient_projection": gradient_projection_cooperative_beamforming},
-            augment=augment_cooperative_beamforming),
+            augment=augment_cooperative_beamforming, warm_start=edge_beams),
     Problem("d2d_link_scheduling", sample_d2d_link_scheduling, sum_rate_d2d_link_scheduling,
             wmmse_d2d_link_scheduling, ("H",), ("rho",), "Zhao, Yang, Liu §2-A; reference scalar WMMSE"),
     Problem("comp_jt", sample_comp_jt, sum_rate_comp_jt, mrt_comp_jt, ("h",), ("v",),

@@ -33,6 +33,8 @@ __all__ = [
     "sum_rate_ic_beamforming_structured",
     "structured_ic_beams",
     "decode_ic_beamforming_structured",
+    "ic_pair_beams",
+    "edge_beams",
     "sum_rate_ibc_power_allocation",
     "sum_rate_cooperative_beamforming",
     "sum_rate_d2d_link_scheduling",
@@ -169,6 +171,19 @@ def _ic_beams(actions: Mapping[str, Tensor], what: str) -> Tensor:
     if "v" in actions:
         return actions["v"]
     return torch.diagonal(_need(actions, "V", what), dim1=1, dim2=2).movedim(-1, 1)
+
+
+def ic_pair_beams(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """An interference-channel model's beams on the BS-UE edges, ``V (batch, K, K, N)`` with
+    ``V[b, k, k] = v_k`` and zeros elsewhere (WMMSE's layout: its ``init`` when it refines them);
+    ``actions`` as in :func:`_ic_beams`."""
+    return torch.diag_embed(_ic_beams(actions, "actions").transpose(1, 2)).permute(0, 2, 3, 1)
+
+
+def edge_beams(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """``actions["V"]`` ``(batch, M, K, N)``, beams already on the BS-UE edges (cooperative
+    beamforming: WMMSE's ``init`` when it refines them)."""
+    return _need(actions, "V", "actions")
 
 
 def _ic_sum_rate(features: Mapping[str, Tensor], v: Tensor) -> Tensor:

@@ -115,6 +115,21 @@ def test_ic_matches_loops(variant):
         assert got[b].item() == pytest.approx(total, rel=1e-10)
 
 
+def test_ic_pair_beams_put_each_beam_on_its_own_pair():
+    """The reference's starting point from a model's beams: v_k on edge (k, k), zeros elsewhere,
+    from the node variant's v or the edge variant's V (whose off-diagonal the sum rate ignores)."""
+    g = torch.Generator().manual_seed(6)
+    f = sc.sample_ic_beamforming_node(2, generator=g, dtype=D, K=3, N=2)
+    V = _crand(2, 3, 3, 2, gen=g)
+    v = torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)
+    start = obj.ic_pair_beams(f, {"v": v})
+    for m in range(3):
+        for k in range(3):
+            assert torch.equal(start[:, m, k], v[:, k] if m == k else torch.zeros_like(v[:, k]))
+    assert torch.equal(obj.ic_pair_beams(f, {"V": V}), start)
+    assert torch.equal(obj.edge_beams(f, {"V": V}), V)
+
+
 def test_structured_ic_beams_match_loops():
     """v_k = sqrt(p_k) d_k/||d_k||, d_k = (sum_j c_j h_kj h_kj^H + mu_k I)^-1 h_kk, built entry by
     entry (2x2 inverse by the adjugate), and the sum rate is that of these beams."""

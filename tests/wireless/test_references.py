@@ -281,9 +281,9 @@ def test_wmmse_early_stop_and_shape_errors():
         R.wmmse_power_control(torch.ones(2, 1, 3, 1, 3), torch.ones(2, 1, 3), torch.ones(2))
 
 
-def test_wmmse_starts_from_mrt_or_uniform_directions():
+def test_wmmse_starts_from_mrt_or_uniform_directions_or_given_beams():
     """Iteration 0 is the start: full power split per BS along h/||h|| (mrt) or (1, ..., 1)/sqrt(N)
-    (uniform); both are monotone from there; MRT is the default."""
+    (uniform), or beams given as a tensor; monotone from there; MRT is the default."""
     f = sc.sample_ic_beamforming_edge(4, seed=17, dtype=D, K=3, N=2)
     H, p_max, noise = f["H"], f["p_max"], f["sigma"].square()
     serve = torch.eye(3, dtype=torch.bool)
@@ -299,6 +299,12 @@ def test_wmmse_starts_from_mrt_or_uniform_directions():
     assert torch.allclose(default[0], starts["mrt"], rtol=1e-12) and not torch.allclose(starts["mrt"], starts["uniform"])
     with pytest.raises(ValueError, match="init must be 'mrt' or 'uniform'"):
         R.wmmse_ic_beamforming_edge(f, init="random")
+    given = R.wmmse_ic_beamforming_edge(f, init=mrt, iters=5, tol=0)["V"]
+    assert torch.allclose(given, R.wmmse_ic_beamforming_edge(f, iters=5, tol=0)["V"], rtol=1e-10, atol=1e-12)
+    _, hist = R.wmmse_ic_beamforming_edge(f, init=uniform, iters=5, tol=0, return_history=True)
+    assert torch.allclose(hist[0], starts["uniform"], rtol=1e-12)
+    with pytest.raises(ValueError, match="starting point must have H's shape"):
+        R.wmmse_ic_beamforming_edge(f, init=mrt[:, :2])
 
 
 def test_structured_reference_is_the_next_wmmse_iterate():

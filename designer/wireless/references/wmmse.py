@@ -160,6 +160,16 @@ def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor,
     return amp, u, w, c, torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
 
 
+def _initial_beams(H: Tensor, budget: Tensor, per_bs: Tensor, init: str | Tensor) -> Tensor:
+    """The start ``(batch, M, K, N)`` of :func:`wmmse_beamforming`: ``init`` itself when it is a
+    tensor, else full power split equally over each BS's streams along :func:`_initial_directions`."""
+    if not isinstance(init, Tensor):
+        return (budget / per_bs).sqrt()[..., None, None] * _initial_directions(H, init)
+    if init.shape != H.shape:
+        raise ValueError(f"a starting point must have H's shape {tuple(H.shape)}, got {tuple(init.shape)}")
+    return init.to(device=H.device, dtype=H.dtype)
+
+
 def _initial_directions(H: Tensor, init: str) -> Tensor:
     """Unit-norm starting directions ``(batch, M, K, N)`` of :func:`wmmse_beamforming`."""
     if init == "mrt":
@@ -174,7 +184,8 @@ def _beamforming_rate(H: Tensor, V: Tensor, noise_var: Tensor) -> Tensor:
 
 
 def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *, iters: int = 100,
-                      tol: float = 1e-6, bisection_steps: int = 60, init: str = "mrt", return_history: bool = False):
+                      tol: float = 1e-6, bisection_steps: int = 60, init: str | Tensor = "mrt",
+                      return_history: bool = False):
     """Vector WMMSE for single-antenna UEs served by multi-antenna BSs under per-BS budgets.
 
     ``H``: complex ``(batch, M, K, N)``, ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE ``k``,
@@ -184,7 +195,9 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
     BS at full power split equally over its streams: ``"mrt"``, ``v_{m,k} = sqrt(budget_m /
     #served_m) h_{m,k}/||h_{m,k}||``; ``"uniform"``, the channel-blind direction ``(1, ..., 1) /
     sqrt(N)`` instead (the start of MPGNN's public WMMSE, Shen et al. 2021, against which ENGNN
-    compares).  Stopping as in :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)``
+    compares); or a tensor ``(batch, M, K, N)``, beams to start from as they are (a learned
+    model's, to refine them; the first update restores the budgets).  Stopping as in
+    :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)``
     (zero where not served).
     """
     with torch.no_grad():
@@ -198,7 +211,7 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         mask = serve.to(real)[..., None]  # (M, K, 1)
         sequential = bool((serve.sum(dim=0) > 1).any())
         per_bs = serve.sum(dim=1).clamp_min(1).to(real)
-        V = (budget / per_bs).sqrt()[..., None, None] * _initial_directions(H, init) * mask
+        V = _initial_beams(H, budget, per_bs, init) * mask
         history = [_beamforming_rate(H, V, noise_var)]
         for _ in range(iters):
             amp, u, w, c, A = _mmse_step(H, V, noise_var)
