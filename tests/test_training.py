@@ -251,6 +251,8 @@ def test_evaluate_refines_the_model_with_the_reference(tmp_path, capsys):
     assert refined["ms_per_sample"] > 0 and refined["speedup"] > 0
     assert main(["evaluate", run.out, "--samples", "3", "--refine", "1"]) == 0
     assert "model + 1 reference iterations" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="refine must be a number of iterations"):
+        evaluate(run.out, samples=2, refine=-1)
     train(config(tmp_path, out=str(tmp_path / "mcmu")), progress=False)
     with pytest.raises(ValueError, match="cannot start its reference from a model's output"):
         evaluate(str(tmp_path / "mcmu"), samples=2, refine=1)
