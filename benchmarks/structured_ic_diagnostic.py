@@ -23,6 +23,7 @@ from itertools import combinations
 
 import torch
 
+from designer.cli import _parse_size
 from designer.evaluation import load_model
 from designer.training import batched_sum_rate, problem_for, reference_for, sample
 from designer.wireless.objectives import ic_pair_beams, sum_rate_ic_beamforming_edge
@@ -85,13 +86,12 @@ def refined(features: dict, start: torch.Tensor, wmmse: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
-    parser.add_argument("--sizes", nargs="*", default=[], metavar="SET=N",
+    parser.add_argument("--sizes", nargs="*", type=_parse_size, default=[], metavar="SYMBOL=N",
                         help="sizes to test at (default: the training size)")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=12345)
     args = parser.parse_args()
-    for size in args.sizes or [""]:
-        override = {size.split("=")[0]: int(size.split("=")[1])} if size else {}
+    for override in [dict([size]) for size in args.sizes] or [{}]:
         report(args.checkpoint, override, args.samples, args.seed)
 
 
