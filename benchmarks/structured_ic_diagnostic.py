@@ -9,7 +9,8 @@ WMMSE's, and WMMSE's with each part replaced by the model's. Only the ratios ``c
 beams' directions, so both sides' logs are first shifted by their median ``log c`` per sample (one
 common scale; a shift of all logs changes no beam). Then it prints how many BSs each side
 switches off (``p_k < 10^-3 P_k``) or runs at full power (``p_k >= 0.99 P_k``), and on how many
-BSs the two agree whether they are off. Last, WMMSE started from the model's beams (``init``
+BSs the two agree whether they are off, and how far the model's power read-out sits from the
+sigmoid's saturation (a stalled run puts every BS at full power with logits of 9 or more). Last, WMMSE started from the model's beams (``init``
 given as a tensor) against WMMSE from its usual MRT start, after the same number of iterations:
 whether the model's point lies where WMMSE's ascent leads higher or lower than from MRT.
 
@@ -32,6 +33,7 @@ from designer.wireless.references import wmmse_ic_beamforming_edge
 PARTS = ("weight", "multiplier", "power")
 OFF = 1e-3  # a BS sending less than this share of its budget is off
 ITERATIONS = (1, 3, 10, 30, 100)  # WMMSE iterations after each start
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 def centred(actions: dict) -> dict:
@@ -70,6 +72,10 @@ def report(checkpoint: str, override: dict[str, int], samples: int, seed: int) -
         print(f"{name}: BSs off {100 * off[name].double().mean().item():.1f} %, at full power {100 * full:.1f} %")
     print(f"BSs whose on/off state the model and WMMSE agree on: "
           f"{100 * (off['model'] == off['WMMSE']).double().mean().item():.1f} %")
+    share = (ours["power"] / p_max).double().clamp(1e-7, 1 - 1e-7)
+    logits = torch.quantile((share / (1 - share)).log().flatten(), torch.tensor(QUANTILES, dtype=torch.float64))
+    print("model's logit of p_k / P_k (a sigmoid read-out's argument; beyond ±9.2 its slope is below 1e-4), "
+          "quantiles " + ", ".join(f"{int(100 * q)} %: {z:.1f}" for q, z in zip(QUANTILES, logits.tolist())))
     refined(features, ic_pair_beams(features, problem.decode(features, ours)), wmmse)
 
 

@@ -108,7 +108,7 @@ def _train(args) -> int:
                          epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
                          imitate_epochs=args.imitate_epochs, augment=args.augment, optimizer=args.optimizer,
                          weight_decay=args.weight_decay, clip_grad=args.clip_grad, seed=args.seed,
-                         device=args.device, backend=args.dist_backend,
+                         init_seed=args.init_seed, device=args.device, backend=args.dist_backend,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
         history = train(config, resume=args.resume, progress=not args.no_progress)
@@ -207,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="L2 penalty (adam, rmsprop) or decoupled weight decay (adamw)")
     tr.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM",
                     help="rescale every step's gradient to at most this global norm (default 0: off)")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, default=0,
+                    help="seed of the data (training and validation sets, batch order) and, unless "
+                         "--init-seed is given, of the initial weights")
+    tr.add_argument("--init-seed", type=int, metavar="SEED",
+                    help="seed of the initial weights alone (default: --seed)")
     tr.add_argument("--device", default="cpu", help="cpu or cuda (a run may resume on the other)")
     tr.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",
                     help="DDP backend under torchrun (auto: NCCL on GPU, gloo on CPU; gloo can put "

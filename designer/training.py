@@ -54,6 +54,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # L2 penalty (adam, rmsprop) or decoupled decay (adamw)
     clip_grad: float = 0.0  # rescale each step's gradient to at most this global norm (0: off)
     seed: int = 0
+    init_seed: int | None = None  # seed of the initial weights (None: seed); data follow seed alone
     device: str = "cpu"
     backend: str = "auto"  # DDP backend under torchrun: "auto" (NCCL on GPU, gloo on CPU) | "gloo" | "nccl"
     out: str = "runs/run"
@@ -82,6 +83,13 @@ def scenario_sizes(problem: Problem, sizes: dict[str, int]) -> dict[str, int]:
 
 def sample(problem: Problem, n: int, sizes: dict[str, int], seed: int, device: str) -> dict[str, torch.Tensor]:
     return problem.sample(n, seed=seed, device=device, **scenario_sizes(problem, sizes))
+
+
+def initial_model(config: TrainConfig) -> torch.nn.Module:
+    """The compiled model with its initial weights, drawn from ``init_seed`` (``seed`` when unset),
+    so that initialisation and data can be varied apart."""
+    torch.manual_seed(config.seed if config.init_seed is None else config.init_seed)
+    return build_model(config)
 
 
 def build_model(config: TrainConfig, spec_text: str | None = None) -> torch.nn.Module:
@@ -257,8 +265,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         raise ValueError(f"problem {problem.name!r} defines no augmentation (--augment)")
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
-    torch.manual_seed(config.seed)
-    model = build_model(config).to(device)
+    model = initial_model(config).to(device)
     optimizer = _optimizer(config, model.parameters())
     history: list[dict] = []
     start = 0

@@ -14,7 +14,8 @@ import torch
 from designer.cli import main
 from designer.evaluation import evaluate, load_model
 from designer import training
-from designer.training import TrainConfig, epoch_seed, load_checkpoint, lr_at, problem_for, reference_for, sample, train
+from designer.training import (TrainConfig, epoch_seed, initial_model, load_checkpoint, lr_at, problem_for,
+                               reference_for, sample, train)
 from designer.wireless.objectives import hybrid_composite_channel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,18 @@ def test_train_writes_checkpoint_and_metrics(tmp_path):
     assert state["epoch"] == 2 and "cell" in state["spec_text"]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == history
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_init_seed_sets_the_initial_weights_alone(tmp_path):
+    def weights(**changes):
+        return initial_model(config(tmp_path, **changes)).state_dict()
+
+    def same(a, b):
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    assert same(weights(seed=0, init_seed=5), weights(seed=5))  # the data seed does not enter
+    assert same(weights(seed=0, init_seed=5), weights(seed=9, init_seed=5))
+    assert not same(weights(seed=0, init_seed=5), weights(seed=0))
 
 
 @pytest.mark.parametrize("fresh", [False, True])

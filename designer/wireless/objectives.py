@@ -50,6 +50,7 @@ __all__ = [
     "imitation_hybrid_precoding",
     "beam_distance",
     "imitation_ic_beamforming",
+    "imitation_ic_beamforming_structured",
     "augment_cooperative_beamforming",
     "augment_hybrid_precoding",
     "augment_ic_beamforming",
@@ -456,6 +457,16 @@ def imitation_ic_beamforming(features: Mapping[str, Tensor], actions: Mapping[st
     v_k^ref) / p_max_k`` — direction and power, not phase."""
     budget = _need(features, "p_max", "features")
     return (beam_distance(_ic_beams(actions, "actions"), _ic_beams(target, "target")) / budget).mean(dim=-1)
+
+
+def imitation_ic_beamforming_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                                        target: Mapping[str, Tensor]) -> Tensor:
+    """:func:`imitation_ic_beamforming` of the beams that the structured actions (``weight``,
+    ``multiplier``, ``power``, each ``(batch, K)``) and the reference's build
+    (:func:`decode_ic_beamforming_structured`): the beams are compared, not their parameters, of
+    which many give the same beams (only ``c_j / mu_k`` sets a direction)."""
+    return imitation_ic_beamforming(features, decode_ic_beamforming_structured(features, actions),
+                                    decode_ic_beamforming_structured(features, target))
 
 
 def imitation_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],

@@ -481,3 +481,17 @@ def test_ic_imitation_is_zero_at_the_reference_up_to_phase(variant):
     v = reference[key] if variant == "node" else torch.diagonal(reference[key], dim1=1, dim2=2).movedim(-1, 1)
     expected = (v.abs().square().sum(-1) / 4 / features["p_max"]).mean(-1)
     assert torch.allclose(problem.imitation(features, halved, reference), expected, rtol=1e-10)
+
+
+def test_structured_ic_imitation_compares_beams_not_parameters():
+    problem = PROBLEMS["ic_beamforming_structured"]
+    features = problem.sample(3, seed=4, K=4, dtype=D)
+    reference = problem.reference(features)
+    shifted = {**reference, "weight": reference["weight"] + 0.7,  # c_j / mu_k unchanged: same beams
+               "multiplier": reference["multiplier"] + 0.7}
+    assert torch.allclose(problem.imitation(features, shifted, reference), torch.zeros(3, dtype=D), atol=1e-10)
+    quartered = {**reference, "power": reference["power"] / 4}  # same directions, half the amplitude
+    expected = (reference["power"] / 4 / features["p_max"]).mean(-1)
+    assert torch.allclose(problem.imitation(features, quartered, reference), expected, rtol=1e-8)
+    other = {**reference, "weight": reference["weight"].flip(-1)}  # other directions
+    assert (problem.imitation(features, other, reference) > 1e-4).all()
