@@ -13,25 +13,36 @@ from .training import (TrainConfig, batched_sum_rate, build_model, check_counts,
                        problem_for, reference_for, sample)
 
 
-def _timed(fn, device: str, warm_up=None):
-    """(fn(), seconds), after one untimed ``warm_up()`` (kernel load, cuBLAS handles, caches)."""
+MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
+
+
+def _timed(fn, device: str, warm_up=None, passes: int = 1):
+    """(fn(), seconds): the median time of ``passes`` calls, after one untimed ``warm_up()``
+    (kernel load, cuBLAS handles, caches). A model's pass over the test set takes a fraction of
+    a second on the CPU, where one pass varies by ±30 % (other processes, allocator), so the
+    model is timed over :data:`MODEL_PASSES`; a reference's pass takes seconds to minutes, once."""
     if warm_up is not None:
         warm_up()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    began = time.perf_counter()
-    value = fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return value, time.perf_counter() - began
+    seconds = []
+    for _ in range(passes):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        began = time.perf_counter()
+        value = fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - began)
+    return value, sorted(seconds)[len(seconds) // 2]
 
 
-def _score(problem, solve, features: dict, device: str, batch: int) -> tuple[float, float]:
+def _score(problem, solve, features: dict, device: str, batch: int, passes: int = 1) -> tuple[float, float]:
     """(mean sum rate in bits/s/Hz, seconds) of a numerical reference on ``features``, solved
     ``batch`` samples at a time (``batch=1``: one sample after another, as a sequential solver
-    runs; an iterative reference then stops each sample at its own convergence)."""
+    runs; an iterative reference then stops each sample at its own convergence); ``passes`` as
+    in :func:`_timed`."""
     parts = chunks(features, batch)
-    actions, seconds = _timed(lambda: [solve(part) for part in parts], device, lambda: solve(_head(features, 2)))
+    actions, seconds = _timed(lambda: [solve(part) for part in parts], device, lambda: solve(_head(features, 2)),
+                              passes)
     rates = torch.cat([problem.sum_rate(part, act) for part, act in zip(parts, actions)])
     return rates.mean().item(), seconds
 
@@ -94,7 +105,8 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
         parts = chunks(features, batch)
         infer = _inference(model, problem)
         with torch.no_grad():
-            _, model_seconds = _timed(lambda: [infer(part) for part in parts], device, lambda: _each_shape(infer, parts))
+            _, model_seconds = _timed(lambda: [infer(part) for part in parts], device, lambda: _each_shape(infer, parts),
+                                      MODEL_PASSES)
         rate = batched_sum_rate(model, problem, features, batch).mean().item()
         reference = _with_options(reference_for(problem, at), reference_options or {})
         reference_rate, reference_seconds = _score(problem, reference, features, device, reference_batch)
@@ -110,7 +122,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
                "speedup": reference_seconds / model_seconds, "alternatives": alternatives}
         if refine:
             refined_rate, refined_seconds = _score(problem, _refined(problem, infer, reference, refine), features,
-                                                   device, batch)
+                                                   device, batch, MODEL_PASSES)
             row["refined"] = {"iterations": refine, "sum_rate": refined_rate, "ratio": refined_rate / reference_rate,
                               "ms_per_sample": 1e3 * refined_seconds / samples,
                               "speedup": reference_seconds / refined_seconds}

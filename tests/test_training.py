@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.evaluation import evaluate, load_model
+from designer.evaluation import MODEL_PASSES, _timed, evaluate, load_model
 from designer import training
 from designer.training import (TrainConfig, epoch_seed, initial_model, load_checkpoint, lr_at, problem_for,
                                reference_for, sample, train)
@@ -240,8 +240,22 @@ def test_evaluate_times_the_decoded_beams_of_a_structured_model(tmp_path, monkey
 
     monkeypatch.setattr("designer.evaluation.problem_for", lambda name: dataclasses.replace(problem, decode=decode))
     result = evaluate(run.out, samples=5, batch=2)
-    assert calls == [2, 1, 2, 2, 1]  # the warm-up (one piece of each size), then the timed pass
+    assert calls == [2, 1] + [2, 2, 1] * MODEL_PASSES  # the warm-up (one piece of each size), then the passes
     assert result["rows"][0]["model_sum_rate"] > 0
+
+
+def test_timed_reports_the_median_pass(monkeypatch):
+    clock = [0.0]
+    durations = iter([5.0, 0.5, 3.0, 1.0, 2.0])
+
+    def run():
+        clock[0] += next(durations)
+        return clock[0]
+
+    monkeypatch.setattr("designer.evaluation.time.perf_counter", lambda: clock[0])
+    warmed = []
+    value, seconds = _timed(run, "cpu", warm_up=lambda: warmed.append(True), passes=5)
+    assert seconds == 2.0 and value == 11.5 and warmed == [True]  # median of 5, 0.5, 3, 1, 2; the last value
 
 
 def test_evaluate_refines_the_model_with_the_reference(tmp_path, capsys):
