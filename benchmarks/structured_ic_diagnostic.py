@@ -10,9 +10,10 @@ beams' directions, so both sides' logs are first shifted by their median ``log c
 common scale; a shift of all logs changes no beam). Then it prints how many BSs each side
 switches off (``p_k < 10^-3 P_k``) or runs at full power (``p_k >= 0.99 P_k``), and on how many
 BSs the two agree whether they are off, and how far the model's power read-out sits from the
-sigmoid's saturation (a stalled run puts every BS at full power with logits of 9 or more). Last, WMMSE started from the model's beams (``init``
-given as a tensor) against WMMSE from its usual MRT start, after the same number of iterations:
-whether the model's point lies where WMMSE's ascent leads higher or lower than from MRT.
+sigmoid's saturation (a stalled run puts every BS at full power with logits of 9 or more).
+Last, WMMSE started from the model's beams (``init`` given as a tensor) against WMMSE from its
+usual MRT start, after the same number of iterations: whether the model's point lies where
+WMMSE's ascent leads higher or lower than from MRT.
 
     PYTHONPATH=. python benchmarks/structured_ic_diagnostic.py runs/ic_structured_l4res --sizes K=20 K=60 K=100
 """
