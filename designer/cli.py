@@ -68,6 +68,17 @@ def _parse_option(text: str) -> tuple[str, object]:
     return name, {"true": True, "false": False}.get(value.lower(), value)
 
 
+def _parse_scenario(text: str) -> tuple[str, object]:
+    """KEY=VALUE for a scenario keyword: a number, a word, or a range LO:HI (a pair of numbers)."""
+    name, value = _parse_option(text)
+    if isinstance(value, str) and value.count(":") == 1:
+        try:
+            return name, tuple(float(v) for v in value.split(":"))
+        except ValueError:
+            pass
+    return name, value
+
+
 def _parse_sweep(text: str) -> tuple[str, list[int]]:
     name, sep, values = text.partition("=")
     try:
@@ -103,6 +114,7 @@ def _train(args) -> int:
     if not _device_ok(args.device):
         return EXIT_SPEC
     config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
+                         scenario=dict(args.scenario or []),
                          model_options=dict(args.model_option or []), train_samples=args.samples,
                          fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
                          epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
@@ -132,6 +144,7 @@ def _evaluate(args) -> int:
         sizes += [{symbol: v} for v in values]
     try:
         result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device,
+                          scenario=dict(args.scenario or []),
                           batch=args.batch, reference_batch=args.reference_batch,
                           reference_options=dict(args.reference_option or []), compile_mode=args.compile,
                           refine=args.refine)
@@ -150,7 +163,8 @@ def _evaluate(args) -> int:
         print("| sizes | model (bits/s/Hz) | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
         print("|---|---|---|---|---|---|---|")
         for r in result["rows"]:
-            size_text = ", ".join(f"{k}={v}" for k, v in r["sizes"].items()) or "scenario defaults"
+            at = {**r["sizes"], **r["scenario"]}
+            size_text = ", ".join(f"{k}={v}" for k, v in at.items()) or "scenario defaults"
             print(f"| {size_text} | {r['model_sum_rate']:.3f} | {r['reference_sum_rate']:.3f} | {r['ratio']:.4f} "
                   f"| {r['model_ms_per_sample']:.4f} | {r['reference_ms_per_sample']:.4f} | {r['speedup']:.0f}× |")
         for r in result["rows"]:
@@ -184,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--arch", choices=ARCHITECTURES, default="vertex_edge",
                     help="vertex (Zhao Prop. 1), edge (Prop. 2), vertex_edge (ENGNN) or fnn (baseline)")
     tr.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N", help="training sizes")
+    tr.add_argument("--scenario", action="append", type=_parse_scenario, metavar="KEY=VALUE",
+                    help="keyword of the problem's scenario for the training and validation sets (repeatable): "
+                         "a number (noise_dbm=-89), or a range LO:HI where the keyword takes one "
+                         "(field=900:2000 draws each sample's field side)")
     tr.add_argument("--model-option", action="append", type=_parse_option, metavar="KEY=VALUE",
                     help="option passed to designer.build (e.g. preset=engnn, hidden=64, layers=3, sharing=none)")
     tr.add_argument("--samples", type=int, default=10_000, help="training samples (per epoch with --fresh)")
@@ -224,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("checkpoint", help="checkpoint file or run directory")
     ev.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N",
                     help="also evaluate with this size changed (repeatable, one row each)")
+    ev.add_argument("--scenario", action="append", type=_parse_scenario, metavar="KEY=VALUE",
+                    help="keyword of the problem's scenario for every row (repeatable; default: the training "
+                         "run's), e.g. field=4472 or noise_dbm=-89")
     ev.add_argument("--sweep", type=_parse_sweep, metavar="SYMBOL=N1,N2,...")
     ev.add_argument("--samples", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=12345)

@@ -9,8 +9,8 @@ import time
 
 import torch
 
-from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, chunks, load_checkpoint,
-                       problem_for, reference_for, sample)
+from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, check_scenario, chunks,
+                       load_checkpoint, problem_for, reference_for, sample)
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -80,7 +80,8 @@ def load_model(checkpoint: str, device: str = "cpu"):
 
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
              device: str = "cpu", batch: int = 256, reference_batch: int | None = None,
-             reference_options: dict | None = None, compile_mode: str | None = None, refine: int = 0) -> dict:
+             reference_options: dict | None = None, compile_mode: str | None = None, refine: int = 0,
+             scenario: dict | None = None) -> dict:
     """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
     each row also scores the problem's alternative references (``alternatives``). The model
     runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once).
@@ -88,7 +89,9 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     ``compile_mode``: run the model through ``torch.compile`` in this mode (see :func:`compiled`);
     the references run eagerly. ``refine``: also score the model's beams refined by this many
     iterations of the reference started from them (``refined``: sum rate, ratio, ms per sample of
-    model and refinement together, in the model's batches; problems with ``Problem.warm_start``)."""
+    model and refinement together, in the model's batches; problems with ``Problem.warm_start``).
+    ``scenario``: keywords of the problem's scenario (see :func:`check_scenario`) that replace the
+    training run's in every row."""
     reference_batch = samples if reference_batch is None else reference_batch
     check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
     if refine < 0:
@@ -97,11 +100,13 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     problem = problem_for(config.problem)
     if refine and problem.warm_start is None:
         raise ValueError(f"problem {problem.name!r} cannot start its reference from a model's output (refine)")
+    scenario = {**config.scenario, **(scenario or {})}
+    check_scenario(problem, scenario)
     rows = []
     for override in [{}] + list(sizes or []):
         at = {**config.sizes, **override}
         model = eager if compile_mode is None else compiled(eager, compile_mode)
-        features = sample(problem, samples, at, seed, device)
+        features = sample(problem, samples, at, seed, device, scenario)
         parts = chunks(features, batch)
         infer = _inference(model, problem)
         with torch.no_grad():
@@ -115,7 +120,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
             alt_rate, alt_seconds = _score(problem, solve, features, device, reference_batch)
             alternatives[name] = {"sum_rate": alt_rate, "ms_per_sample": 1e3 * alt_seconds / samples,
                                   "model_ratio": rate / alt_rate}
-        row = {"sizes": at, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
+        row = {"sizes": at, "scenario": scenario, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
                "ratio": rate / reference_rate,
                "model_ms_per_sample": 1e3 * model_seconds / samples,
                "reference_ms_per_sample": 1e3 * reference_seconds / samples,

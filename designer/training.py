@@ -39,6 +39,7 @@ class TrainConfig:
     problem: str
     arch: str = "vertex_edge"
     sizes: dict[str, int] = field(default_factory=dict)
+    scenario: dict = field(default_factory=dict)  # keywords of the problem's scenario (see check_scenario)
     model_options: dict = field(default_factory=dict)
     train_samples: int = 10_000  # per epoch when ``fresh``
     fresh: bool = False  # draw a new training set every epoch (seeded by seed and epoch)
@@ -81,8 +82,39 @@ def scenario_sizes(problem: Problem, sizes: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in sizes.items() if k in accepted}
 
 
-def sample(problem: Problem, n: int, sizes: dict[str, int], seed: int, device: str) -> dict[str, torch.Tensor]:
-    return problem.sample(n, seed=seed, device=device, **scenario_sizes(problem, sizes))
+SCENARIO_RESERVED = ("batch", "generator", "seed", "device", "dtype")
+
+
+def check_scenario(problem: Problem, scenario: dict) -> None:
+    """Raise ValueError unless every entry of ``scenario`` is a keyword the problem's scenario
+    takes, with a value of the kind it takes: a number (``noise_dbm=-89``), a range ``(lo, hi)``
+    where the keyword takes one (``pair_distance``; ``field`` of the interference channel draws
+    each sample's field side from it) or a word (``beamformer=mrt``). Sizes go through ``sizes``."""
+    params = inspect.signature(problem.sample).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [name for name, p in params.items() if name not in SCENARIO_RESERVED and p.annotation != "int"]
+    for key, value in scenario.items():
+        if key not in takes:
+            hint = " (a size: give it as a size, --size)" if key in params and key not in SCENARIO_RESERVED else ""
+            raise ValueError(f"scenario option {key!r} is not a keyword of {problem.name}'s scenario{hint}; "
+                             f"it takes {', '.join(takes)}")
+        annotation = str(params[key].annotation)
+        if isinstance(value, (tuple, list)):
+            ok = "tuple" in annotation and len(value) == 2 and value[0] <= value[1]
+            kind = "a range LO:HI with LO <= HI"
+        elif isinstance(value, str):
+            ok, kind = "str" in annotation, "a word"
+        else:
+            ok, kind = "float" in annotation and not isinstance(value, bool), "a number"
+        if not ok:
+            raise ValueError(f"scenario option {key}={value!r}: {key} is annotated {annotation}, not {kind}")
+
+
+def sample(problem: Problem, n: int, sizes: dict[str, int], seed: int, device: str,
+           scenario: dict | None = None) -> dict[str, torch.Tensor]:
+    """``n`` samples of the problem's scenario at ``sizes``, with the ``scenario`` keywords."""
+    return problem.sample(n, seed=seed, device=device, **scenario_sizes(problem, sizes), **(scenario or {}))
 
 
 def initial_model(config: TrainConfig) -> torch.nn.Module:
@@ -243,6 +275,7 @@ def _check_config(config: TrainConfig) -> None:
     for name in ("imitate_epochs", "weight_decay", "clip_grad"):
         if not getattr(config, name) >= 0:
             raise ValueError(f"{name} must be >= 0, got {getattr(config, name)!r}")
+    check_scenario(problem_for(config.problem), config.scenario)
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
@@ -281,9 +314,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
 
         # The last layer updates types no read-out uses, so some parameters get no gradient.
         model = DistributedDataParallel(model, find_unused_parameters=True)
-    train_set = None if config.fresh else sample(problem, config.train_samples, config.sizes, config.seed, device)
+    train_set = None if config.fresh else sample(problem, config.train_samples, config.sizes, config.seed, device,
+                                                 config.scenario)
     targets = None  # the reference's actions on train_set, while imitating
-    val_set = sample(problem, config.val_samples, config.sizes, config.seed + 1_000_003, device)
+    val_set = sample(problem, config.val_samples, config.sizes, config.seed + 1_000_003, device,
+                     config.scenario)
     bar = _Progress(config.epochs, start, progress and rank == 0)
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
@@ -292,7 +327,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         shuffle = torch.Generator().manual_seed(config.seed * 7919 + epoch)  # batch order, then augmentation
         order = torch.randperm(config.train_samples, generator=shuffle)
         if config.fresh:
-            train_set = sample(problem, config.train_samples, config.sizes, epoch_seed(config, epoch), device)
+            train_set = sample(problem, config.train_samples, config.sizes, epoch_seed(config, epoch), device,
+                               config.scenario)
         imitating = epoch < config.imitate_epochs
         if imitating and (targets is None or config.fresh):
             targets = reference_for(problem, config.sizes)(train_set)

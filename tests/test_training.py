@@ -64,8 +64,8 @@ def test_training_is_deterministic_and_resume_equals_an_uninterrupted_run(tmp_pa
 def test_fresh_training_draws_a_new_set_every_epoch(tmp_path, monkeypatch):
     seeds = []
     real = training.sample
-    monkeypatch.setattr(training, "sample", lambda problem, n, sizes, seed, device: seeds.append(seed) or
-                        real(problem, n, sizes, seed, device))
+    monkeypatch.setattr(training, "sample", lambda problem, n, sizes, seed, *rest: seeds.append(seed) or
+                        real(problem, n, sizes, seed, *rest))
     fresh = config(tmp_path / "a", epochs=3, fresh=True)
     train(fresh, progress=False)
     assert seeds == [fresh.seed + 1_000_003] + [epoch_seed(fresh, e) for e in range(3)]
@@ -199,6 +199,27 @@ def test_evaluate_at_training_and_other_sizes(tmp_path):
     assert "threads" in result["device_name"]
 
 
+def test_scenario_options_reach_training_and_evaluation(tmp_path, monkeypatch):
+    """``scenario`` keywords shape the training and validation sets, are the evaluation's
+    default, and are replaced by the evaluation's own."""
+    drawn = []
+    real = training.sample
+    monkeypatch.setattr(training, "sample", lambda *a, **k: drawn.append(a[5]) or real(*a, **k))
+    train(config(tmp_path, scenario={"noise_dbm": -85}), progress=False)
+    assert drawn == [{"noise_dbm": -85}] * 2
+    monkeypatch.undo()
+    noisy = evaluate(str(tmp_path / "run"), samples=6)["rows"][0]
+    quiet = evaluate(str(tmp_path / "run"), samples=6, scenario={"noise_dbm": -110})["rows"][0]
+    assert (noisy["scenario"], quiet["scenario"]) == ({"noise_dbm": -85}, {"noise_dbm": -110})
+    features = sample(problem_for("mcmu_power_allocation"), 6, {"M": 2, "K": 3}, 12345, "cpu", {"noise_dbm": -85})
+    problem = problem_for("mcmu_power_allocation")
+    assert noisy["reference_sum_rate"] == pytest.approx(
+        problem.sum_rate(features, problem.reference(features)).mean().item(), rel=1e-6)
+    assert quiet["reference_sum_rate"] > noisy["reference_sum_rate"]
+    with pytest.raises(ValueError, match="not a keyword"):
+        evaluate(str(tmp_path / "run"), samples=6, scenario={"colour": 1})
+
+
 def test_evaluate_solves_the_reference_in_pieces(tmp_path):
     train(config(tmp_path), progress=False)
     whole = evaluate(str(tmp_path / "run"), samples=6)
@@ -321,6 +342,10 @@ def test_cli_train_evaluate_and_plot(tmp_path, capsys):
     (["train", SPEC, "--lr", "0"], "lr must be > 0, got 0.0"),
     (["evaluate", "x", "--batch", "0"], "batch must be a positive integer, got 0"),
     (["evaluate", "x", "--reference-batch", "0"], "reference_batch must be a positive integer, got 0"),
+    (["train", SPEC, "--scenario", "colour=red"], "scenario option 'colour' is not a keyword of mcmu_power_allocation"),
+    (["train", SPEC, "--scenario", "K=3"], "(a size: give it as a size, --size)"),
+    (["train", SPEC, "--scenario", "noise_dbm=-99:-89"], "noise_dbm is annotated float, not a range"),
+    (["train", SPEC, "--scenario", "beamformer=3"], "beamformer is annotated str, not a number"),
 ])
 def test_cli_errors_are_one_line(args, message, capsys):
     assert main(args) == 1

@@ -124,6 +124,15 @@ def _grid_positions(n: int, spacing: float) -> Tensor:
     return torch.stack([idx % cols, torch.div(idx, cols, rounding_mode="floor")], dim=-1) * spacing
 
 
+def _in_square(rng: _Rng, shape: tuple[int, int], field: float | tuple[float, float]) -> Tensor:
+    """``(batch, n, 2)`` points uniform in a ``field x field`` square; for ``field=(lo, hi)`` each
+    sample's side is first drawn uniform in ``[lo, hi]``."""
+    if isinstance(field, (tuple, list)):
+        side = rng.uniform((shape[0], 1, 1), *field)
+        return side * rng.uniform((*shape, 2))
+    return rng.uniform((*shape, 2), 0.0, field)
+
+
 def _positions_min_distance(rng: _Rng, batch: int, n: int, field: float, min_dist: float,
                             max_tries: int = 10000) -> Tensor:
     """``(batch, n, 2)`` points uniform in ``[0, field]^2``, pairwise at least ``min_dist`` apart.
@@ -316,13 +325,16 @@ def _budget_and_noise(batch: int, n_tx, n_rx, p_max_dbm: float, noise_dbm: float
 # --------------------------------------------------------------------------- 3. IC beamforming
 def sample_ic_beamforming_node(batch: int, *, generator: torch.Generator | None = None, seed: int | None = None,
                                device=None, dtype: torch.dtype = torch.float32, K: int = 20, N: int = 2,
-                               field: float = 2000.0, pair_distance: tuple[float, float] = (50.0, 250.0),
-                               p_max_dbm: float = 33.0, noise_dbm: float = -99.0, ref_power_dbm: float = 33.0,
+                               field: float | tuple[float, float] = 2000.0,
+                               pair_distance: tuple[float, float] = (50.0, 250.0), p_max_dbm: float = 33.0,
+                               noise_dbm: float = -99.0, ref_power_dbm: float = 33.0,
                                ref_noise_dbm: float = -99.0) -> dict[str, Tensor]:
     """Interference-channel beamforming channels (ENGNN §II-B Example 1, §IV-A).
 
     ``K`` BSs uniform in a ``field x field`` m^2 square; UE ``k`` at a distance uniform in
     ``pair_distance`` from BS ``k`` in a uniform direction (it may fall outside the square).
+    ``field=(lo, hi)`` draws each sample's side uniform in ``[lo, hi]`` m (a spread of BS
+    densities, hence interference levels: ENGNN Fig. 7 varies the side from 2 to 4.5 km).
     ``h_{m,k} = 10^(-PL/20) CN(0, I_N)`` with ``PL = 30.5 + 36.7 log10(d)``.
 
     Normalisation (exact, the objective equals the physical sum rate): powers are in units of
@@ -334,7 +346,7 @@ def sample_ic_beamforming_node(batch: int, *, generator: torch.Generator | None 
     ``k``), ``p_max`` ``(batch, K)``, ``sigma`` ``(batch, K)``.
     """
     rng = _Rng(generator, seed)
-    bs = rng.uniform((batch, K, 2), 0.0, field)
+    bs = _in_square(rng, (batch, K), field)
     ue = _around(rng, bs, *pair_distance)
     d = _distances(bs, ue)
     amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(d) / 10.0)) * _engnn_scale(ref_power_dbm, ref_noise_dbm)

@@ -75,6 +75,23 @@ def test_overrides_change_sizes():
         sc.sample_comp_jt(1, seed=0, bogus=1)
 
 
+def test_interference_channel_field_range_draws_each_samples_side():
+    """``field=(lo, hi)``: every sample's BSs lie in a square of its own side in [lo, hi]; a
+    number keeps the fixed square (and its draws: the default equals ``field=2000``)."""
+    fixed = sc.sample_ic_beamforming_node(3, seed=4, K=5)
+    assert torch.equal(fixed["H"], sc.sample_ic_beamforming_node(3, seed=4, K=5, field=2000.0)["H"])
+    generator = torch.Generator().manual_seed(0)
+    rng = sc._Rng(generator, None)
+    points = sc._in_square(rng, (400, 50), (500.0, 2000.0))
+    extent = points.amax(dim=(1, 2))
+    assert points.min() >= 0 and extent.max() <= 2000.0
+    assert extent.min() < 700 and extent.max() > 1800  # the sides spread over the range
+    dense = sc.sample_ic_beamforming_node(200, seed=4, K=5, field=(300.0, 400.0))["H"]
+    sparse = sc.sample_ic_beamforming_node(200, seed=4, K=5, field=(3000.0, 4000.0))["H"]
+    interference = ~torch.eye(5, dtype=torch.bool)  # BS m -> UE k, m != k
+    assert dense.abs()[:, interference].mean() > 10 * sparse.abs()[:, interference].mean()
+
+
 # --------------------------------------------------------------------------- units
 def test_path_loss_formulas():
     d = torch.tensor([1.0, 10.0, 100.0], dtype=D)
