@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     model, config = load_model(args.run)
     problem = problem_for(config.problem)
-    features = sample(problem, args.samples, config.sizes, args.seed, "cpu")
+    features = sample(problem, args.samples, config.sizes, args.seed, "cpu", config.scenario)
     K, n_rf = features["H"].shape[1], config.sizes["N_RF"]
     with torch.no_grad():
         actions = model(**features)

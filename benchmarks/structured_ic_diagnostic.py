@@ -53,13 +53,14 @@ def report(checkpoint: str, override: dict[str, int], samples: int, seed: int) -
     model, config = load_model(checkpoint)
     problem = problem_for(config.problem)
     at = {**config.sizes, **override}
-    features = sample(problem, samples, at, seed, "cpu")
+    features = sample(problem, samples, at, seed, "cpu", config.scenario)
     with torch.no_grad():
         ours = centred(model(**features))
     theirs = centred(reference_for(problem, at)(features))
     rate = lambda actions: problem.sum_rate(features, actions).mean().item()  # noqa: E731
     wmmse = rate(theirs)
-    print(f"\n{checkpoint} at {at}, {samples} samples: model {rate(ours):.2f}, WMMSE {wmmse:.2f} bits/s/Hz "
+    print(f"\n{checkpoint} at {at} {config.scenario or ''}, {samples} samples: model {rate(ours):.2f}, "
+          f"WMMSE {wmmse:.2f} bits/s/Hz "
           f"(check: {batched_sum_rate(model, problem, features, 256).mean().item():.2f})")
     print("| parts from WMMSE | sum rate | % of WMMSE |\n|---|---|---|")
     for n in range(len(PARTS) + 1):
