@@ -211,8 +211,8 @@ def test_scenario_options_reach_training_and_evaluation(tmp_path, monkeypatch):
     noisy = evaluate(str(tmp_path / "run"), samples=6)["rows"][0]
     quiet = evaluate(str(tmp_path / "run"), samples=6, scenario={"noise_dbm": -110})["rows"][0]
     assert (noisy["scenario"], quiet["scenario"]) == ({"noise_dbm": -85}, {"noise_dbm": -110})
-    features = sample(problem_for("mcmu_power_allocation"), 6, {"M": 2, "K": 3}, 12345, "cpu", {"noise_dbm": -85})
     problem = problem_for("mcmu_power_allocation")
+    features = sample(problem, 6, {"M": 2, "K": 3}, 12345, "cpu", {"noise_dbm": -85})
     assert noisy["reference_sum_rate"] == pytest.approx(
         problem.sum_rate(features, problem.reference(features)).mean().item(), rel=1e-6)
     assert quiet["reference_sum_rate"] > noisy["reference_sum_rate"]

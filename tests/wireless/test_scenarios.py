@@ -77,7 +77,7 @@ def test_overrides_change_sizes():
 
 def test_interference_channel_field_range_draws_each_samples_side():
     """``field=(lo, hi)``: every sample's BSs lie in a square of its own side in [lo, hi]; a
-    number keeps the fixed square (and its draws: the default equals ``field=2000``)."""
+    number keeps the fixed square (the default is ``field=2000``)."""
     fixed = sc.sample_ic_beamforming_node(3, seed=4, K=5)
     assert torch.equal(fixed["H"], sc.sample_ic_beamforming_node(3, seed=4, K=5, field=2000.0)["H"])
     generator = torch.Generator().manual_seed(0)
