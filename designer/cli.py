@@ -79,15 +79,14 @@ def _parse_scenario(text: str) -> tuple[str, object]:
     return name, value
 
 
-def _parse_sweep(text: str) -> tuple[str, list[int]]:
+def _parse_sweep(text: str) -> tuple[str, list]:
+    """KEY=V1,V2,... for a size symbol (positive integers) or a scenario keyword (numbers, words
+    or ranges LO:HI, as --scenario's values)."""
     name, sep, values = text.partition("=")
-    try:
-        numbers = [int(v) for v in values.split(",")]
-    except ValueError:
-        numbers = []
-    if not sep or not name or not numbers or min(numbers) < 1:
-        raise argparse.ArgumentTypeError(f"--sweep {text!r}: expected SYMBOL=N1,N2,... with positive integers")
-    return name, numbers
+    if not sep or not name.isidentifier() or not all(values.split(",")):
+        raise argparse.ArgumentTypeError(f"--sweep {text!r}: expected KEY=V1,V2,... (a size symbol or a "
+                                         "scenario keyword, then its values)")
+    return name, [_parse_scenario(f"{name}={v}")[1] for v in values.split(",")]
 
 
 def _device_ok(device: str) -> bool:
@@ -138,19 +137,15 @@ def _evaluate(args) -> int:
 
     if not _device_ok(args.device):
         return EXIT_SPEC
-    sizes = [dict([s]) for s in args.size or []]
-    if args.sweep:
-        symbol, values = args.sweep
-        sizes += [{symbol: v} for v in values]
     try:
-        result = evaluate(args.checkpoint, sizes, samples=args.samples, seed=args.seed, device=args.device,
-                          scenario=dict(args.scenario or []),
+        result = evaluate(args.checkpoint, [dict([s]) for s in args.size or []], samples=args.samples,
+                          seed=args.seed, device=args.device, scenario=dict(args.scenario or []), sweep=args.sweep,
                           batch=args.batch, reference_batch=args.reference_batch,
                           reference_options=dict(args.reference_option or []), compile_mode=args.compile,
                           refine=args.refine)
         if args.plot:
             if not args.sweep:
-                raise ValueError("--plot needs --sweep SYMBOL=N1,N2,...")
+                raise ValueError("--plot needs --sweep KEY=V1,V2,...")
             plot_sweep(result, args.sweep[0], args.plot)
     except (FileNotFoundError, ValueError, RuntimeError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -245,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--scenario", action="append", type=_parse_scenario, metavar="KEY=VALUE",
                     help="keyword of the problem's scenario for every row (repeatable; default: the training "
                          "run's), e.g. field=4472 or noise_dbm=-89")
-    ev.add_argument("--sweep", type=_parse_sweep, metavar="SYMBOL=N1,N2,...")
+    ev.add_argument("--sweep", type=_parse_sweep, metavar="KEY=V1,V2,...",
+                    help="one row per value of a size symbol (K=20,40,60) or of a scenario keyword "
+                         "(field=2000,3000 or noise_dbm=-99,-94,-89)")
     ev.add_argument("--samples", type=int, default=1000)
     ev.add_argument("--seed", type=int, default=12345)
     ev.add_argument("--batch", type=int, default=256, help="model inference batch")

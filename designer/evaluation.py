@@ -81,8 +81,10 @@ def load_model(checkpoint: str, device: str = "cpu"):
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
              device: str = "cpu", batch: int = 256, reference_batch: int | None = None,
              reference_options: dict | None = None, compile_mode: str | None = None, refine: int = 0,
-             scenario: dict | None = None) -> dict:
-    """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample, one per size;
+             scenario: dict | None = None, sweep: tuple[str, list] | None = None) -> dict:
+    """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample: at the training
+    run's sizes, then one row per entry of ``sizes`` (size overrides), then one per value of
+    ``sweep`` (a size symbol or a scenario keyword, and its values);
     each row also scores the problem's alternative references (``alternatives``). The model
     runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once).
     ``reference_options``: keywords of the reference (WMMSE: ``iters``, ``tol``, ``init``, ...).
@@ -91,7 +93,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     iterations of the reference started from them (``refined``: sum rate, ratio, ms per sample of
     model and refinement together, in the model's batches; problems with ``Problem.warm_start``).
     ``scenario``: keywords of the problem's scenario (see :func:`check_scenario`) that replace the
-    training run's in every row."""
+    training run's in every row; a scenario keyword swept replaces them in its rows."""
     reference_batch = samples if reference_batch is None else reference_batch
     check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
     if refine < 0:
@@ -101,12 +103,14 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     if refine and problem.warm_start is None:
         raise ValueError(f"problem {problem.name!r} cannot start its reference from a model's output (refine)")
     scenario = {**config.scenario, **(scenario or {})}
-    check_scenario(problem, scenario)
+    points = [({}, {})] + [(s, {}) for s in sizes or []] + _swept(eager.plan, sweep)
+    for _, more in points:
+        check_scenario(problem, {**scenario, **more})
     rows = []
-    for override in [{}] + list(sizes or []):
-        at = {**config.sizes, **override}
+    for override, more in points:
+        at, here = {**config.sizes, **override}, {**scenario, **more}
         model = eager if compile_mode is None else compiled(eager, compile_mode)
-        features = sample(problem, samples, at, seed, device, scenario)
+        features = sample(problem, samples, at, seed, device, here)
         parts = chunks(features, batch)
         infer = _inference(model, problem)
         with torch.no_grad():
@@ -120,7 +124,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
             alt_rate, alt_seconds = _score(problem, solve, features, device, reference_batch)
             alternatives[name] = {"sum_rate": alt_rate, "ms_per_sample": 1e3 * alt_seconds / samples,
                                   "model_ratio": rate / alt_rate}
-        row = {"sizes": at, "scenario": scenario, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
+        row = {"sizes": at, "scenario": here, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
                "ratio": rate / reference_rate,
                "model_ms_per_sample": 1e3 * model_seconds / samples,
                "reference_ms_per_sample": 1e3 * reference_seconds / samples,
@@ -137,6 +141,20 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
             "reference_batch": reference_batch, "reference_options": dict(reference_options or {}),
             "compile_mode": compile_mode, "refine": refine, "seed": seed,
             "rows": rows}
+
+
+def _swept(plan, sweep: tuple[str, list] | None) -> list[tuple[dict, dict]]:
+    """(size override, scenario override) per value of ``sweep``: a key that is one of the
+    plan's size symbols sweeps the size (positive integers), any other a scenario keyword."""
+    if sweep is None:
+        return []
+    key, values = sweep
+    if key not in {a.size for a in plan.axes if isinstance(a.size, str)} | set(plan.channel_symbols):
+        return [({}, {key: v}) for v in values]
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    if bad:
+        raise ValueError(f"sweep {key}: {key} is a size, its values must be positive integers, got {bad[0]!r}")
+    return [({key: v}, {}) for v in values]
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
@@ -199,8 +217,9 @@ def _with_options(solve, options: dict):
     return solve_with
 
 
-def plot_sweep(result: dict, symbol: str, path: str) -> None:
-    """Sum rate of model and reference against one size symbol (needs matplotlib)."""
+def plot_sweep(result: dict, key: str, path: str) -> None:
+    """Sum rate of model and reference against a swept size symbol or scenario keyword, over
+    the rows that set it to a number (needs matplotlib)."""
     try:
         import matplotlib
 
@@ -208,12 +227,16 @@ def plot_sweep(result: dict, symbol: str, path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise RuntimeError("plotting needs matplotlib: python -m pip install matplotlib") from None
-    rows = sorted(result["rows"], key=lambda r: r["sizes"][symbol])
-    x = [r["sizes"][symbol] for r in rows]
+    at = [({**r["sizes"], **r["scenario"]}.get(key), r) for r in result["rows"]]
+    points = sorted(((x, r) for x, r in at if isinstance(x, (int, float)) and not isinstance(x, bool)),
+                    key=lambda p: p[0])
+    if not points:
+        raise ValueError(f"--plot: no row sets {key} to a number")
+    x = [p[0] for p in points]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(x, [r["model_sum_rate"] for r in rows], "o-", label=f"model ({result['arch']})")
-    ax.plot(x, [r["reference_sum_rate"] for r in rows], "s--", label="reference")
-    ax.set_xlabel(symbol)
+    ax.plot(x, [r["model_sum_rate"] for _, r in points], "o-", label=f"model ({result['arch']})")
+    ax.plot(x, [r["reference_sum_rate"] for _, r in points], "s--", label="reference")
+    ax.set_xlabel(key)
     ax.set_ylabel("sum rate (bits/s/Hz)")
     ax.set_title(result["problem"])
     ax.legend()

@@ -1,11 +1,13 @@
 """The pooling kernels of :mod:`designer.runtime.pooling` and the GEMM of
-:mod:`designer.runtime.layers` against brute-force twins: values, gradients, ties."""
+:mod:`designer.runtime.layers` against brute-force twins: values, gradients, ties; composite
+poolings against a loop over each target's messages."""
 
 import pytest
 import torch
 
 from designer.runtime.layers import GEMM_ROWS, affine
-from designer.runtime.pooling import MaxExceptSelf, RowMax
+from designer.runtime.instance import View
+from designer.runtime.pooling import MaxExceptSelf, RowMax, RowPool, finish, merge
 
 
 def brute_max_except_self(x: torch.Tensor) -> torch.Tensor:
@@ -53,6 +55,41 @@ def test_max_kernels_with_ties_pass_the_whole_gradient_to_the_entries_read():
     second = x.detach().sort(dim=1, descending=True).values[:, 1:2]
     below = x.detach() < second
     assert below.any() and not grad[below].any()
+
+
+def brute_pool(messages: torch.Tensor, modes: list[str]) -> torch.Tensor:
+    """``(n, batch, w)`` messages of one target pooled channel by channel: the channels split
+    into one block per mode, the first blocks one wider, each reduced by its mode."""
+    w = messages.shape[-1]
+    widths = [w // len(modes) + (i < w % len(modes)) for i in range(len(modes))]
+    reduce = {"max": lambda b: b.amax(dim=0), "sum": lambda b: b.sum(dim=0), "mean": lambda b: b.mean(dim=0)}
+    return torch.cat([reduce[m](b) for m, b in zip(modes, messages.split(widths, dim=-1))], dim=-1)
+
+
+@pytest.mark.parametrize("pooling", ["max+mean", "max+sum", "mean"])
+@pytest.mark.parametrize("width", [2, 5])
+def test_composite_pooling_equals_a_loop_over_each_target(pooling, width):
+    """Per row, per row without each message, and merged over two views, a composite pooling
+    equals pooling each channel block of the messages by its mode."""
+    g = torch.Generator().manual_seed(width)
+    rows, count = 3, 4
+    modes = pooling.split("+")
+    view = View(order=None, rows=rows, count=count, other=torch.arange(rows * count) % count, rank=None)
+    messages = torch.randn(rows * count, 2, width, generator=g, dtype=torch.float64)
+    pool = RowPool(messages, view, pooling)
+    by_row = messages.view(rows, count, 2, width)
+    per_row = finish(pool.per_row(), pooling)
+    assert torch.allclose(per_row, torch.stack([brute_pool(r, modes) for r in by_row]), rtol=0, atol=1e-12)
+    others = finish(pool.excluding_self(None), pooling).view(rows, count, 2, width)
+    for r in range(rows):
+        for k in range(count):
+            rest = torch.cat([by_row[r, :k], by_row[r, k + 1:]])
+            assert torch.allclose(others[r, k], brute_pool(rest, modes), rtol=0, atol=1e-12)
+    second = torch.randn(rows * 2, 2, width, generator=g, dtype=torch.float64)
+    two = View(order=None, rows=rows, count=2, other=torch.arange(rows * 2) % 2, rank=None)
+    merged = finish(merge([pool.per_row(), RowPool(second, two, pooling).per_row()], pooling), pooling)
+    union = torch.cat([by_row, second.view(rows, 2, 2, width)], dim=1)
+    assert torch.allclose(merged, torch.stack([brute_pool(r, modes) for r in union]), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("rows", [5, GEMM_ROWS + 3])

@@ -214,6 +214,8 @@ def test_bad_options_are_refused():
         tiny("d2d_link_scheduling", hiden=3)
     with pytest.raises(ValueError, match="pooling='median': choose one of sum, mean, max"):
         tiny("d2d_link_scheduling", pooling="median")
+    with pytest.raises(ValueError, match="pooling='max\\+mean' pools one block of channels per mode: .* at least 2"):
+        tiny("d2d_link_scheduling", pooling="max+mean", edge_hidden=1)
     with pytest.raises(ValueError, match="unknown architecture 'gat'"):
         designer.build(spec_path("d2d_link_scheduling"), arch="gat")
     with pytest.raises(ValueError, match="does not apply to the FNN baseline"):

@@ -132,6 +132,8 @@ def test_transforms_move_matched_support_onto_itself():
     {"pooling": "sum", "norm": "layer"},
     {"pooling": "mean", "activation": "gelu", "mlp_layers": 3},
     {"pooling": "max", "activation": "relu", "edge_processors": "neighbour"},
+    {"pooling": "max+mean", "hidden": 5},
+    {"pooling": "max+sum", "edge_processors": "neighbour", "hidden": 5},
     {"preset": "engnn", "hidden": 6},
     {"input_transform": "log", "hidden": 6},
     {"residual": True, "layers": 3, "hidden": 6},

@@ -220,6 +220,24 @@ def test_scenario_options_reach_training_and_evaluation(tmp_path, monkeypatch):
         evaluate(str(tmp_path / "run"), samples=6, scenario={"colour": 1})
 
 
+def test_evaluate_sweeps_a_scenario_keyword_or_a_size(tmp_path):
+    """A swept scenario keyword replaces the run's in its rows only (the rows equal one
+    evaluation per value); a swept size takes positive integers; a bad value fails before any row."""
+    train(config(tmp_path, scenario={"noise_dbm": -85}), progress=False)
+    swept = evaluate(str(tmp_path / "run"), samples=6, sweep=("noise_dbm", [-110, -90]))["rows"]
+    assert [r["scenario"] for r in swept] == [{"noise_dbm": -85}, {"noise_dbm": -110}, {"noise_dbm": -90}]
+    alone = evaluate(str(tmp_path / "run"), samples=6, scenario={"noise_dbm": -110})["rows"][0]
+    assert swept[1]["reference_sum_rate"] == alone["reference_sum_rate"]
+    assert swept[1]["model_sum_rate"] == alone["model_sum_rate"]
+    sizes = evaluate(str(tmp_path / "run"), samples=6, sweep=("K", [4]))["rows"]
+    assert [(r["sizes"], r["scenario"]) for r in sizes] == [({"M": 2, "K": 3}, {"noise_dbm": -85}),
+                                                            ({"M": 2, "K": 4}, {"noise_dbm": -85})]
+    with pytest.raises(ValueError, match="sweep K: K is a size, its values must be positive integers, got 2.5"):
+        evaluate(str(tmp_path / "run"), samples=6, sweep=("K", [3, 2.5]))
+    with pytest.raises(ValueError, match="noise_dbm='loud': noise_dbm is annotated float, not a word"):
+        evaluate(str(tmp_path / "run"), samples=6, sweep=("noise_dbm", [-90, "loud"]))
+
+
 def test_evaluate_solves_the_reference_in_pieces(tmp_path):
     train(config(tmp_path), progress=False)
     whole = evaluate(str(tmp_path / "run"), samples=6)
@@ -335,7 +353,8 @@ def test_cli_train_evaluate_and_plot(tmp_path, capsys):
     (["train", SPEC, "--problem", "nope"], "unknown problem 'nope'"),
     (["train", "missing.yaml"], "cannot read spec"),
     (["evaluate", "no-such-run"], "no checkpoint"),
-    (["evaluate", "x", "--sweep", "K=a"], "expected SYMBOL=N1,N2"),
+    (["evaluate", "x", "--sweep", "K"], "expected KEY=V1,V2"),
+    (["evaluate", "x", "--sweep", "K=2,,3"], "expected KEY=V1,V2"),
     (["train", SPEC, "--samples", "0"], "samples must be a positive integer, got 0"),
     (["train", SPEC, "--batch", "-2"], "batch must be a positive integer, got -2"),
     (["train", SPEC, "--clip-grad", "-1"], "clip_grad must be >= 0, got -1.0"),

@@ -23,7 +23,7 @@ from . import constraints
 from .instance import Instance
 from .layers import (ACTIVATIONS, EDGE_PROCESSORS, SHARINGS, Embedding, MLPShape, Sharing, UpdateLayer, Wanted, Widths,
                      linear, mlp)
-from .pooling import POOLINGS, RowPool, finish, merge
+from .pooling import POOLINGS, RowPool, finish, merge, modes
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
@@ -59,7 +59,8 @@ class Options:
 
     hidden: width of vertex and edge states (``vertex_hidden``/``edge_hidden`` override it);
     layers: number of updating layers L; mlp_layers/mlp_hidden: depth and width of every
-    processor and combiner MLP; pooling: sum | mean | max; activation: relu | tanh | gelu | silu
+    processor and combiner MLP; pooling: sum | mean | max | max+mean | max+sum (a composite
+    pools one block of channels per mode, :mod:`designer.runtime.pooling`); activation: relu | tanh | gelu | silu
     | identity; norm: none | layer; residual: add every updated state to the previous one (deep
     stacks); sharing: full | homogeneous | vertex-types | none;
     edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
@@ -140,6 +141,9 @@ def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
     for name in ("hidden", "layers", "mlp_layers"):
         if not isinstance(getattr(options, name), int) or getattr(options, name) < 1:
             raise ValueError(f"{name}={getattr(options, name)!r}: must be a positive integer")
+    if min(options.widths.vertex, options.widths.edge) < len(modes(options.pooling)):
+        raise ValueError(f"pooling={options.pooling!r} pools one block of channels per mode: vertex and edge "
+                         f"widths must be at least {len(modes(options.pooling))}")
     for name in ("residual", "check_inputs"):
         if not isinstance(getattr(options, name), bool):
             raise ValueError(f"{name}={getattr(options, name)!r}: must be true or false")

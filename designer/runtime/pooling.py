@@ -2,6 +2,12 @@
 messages of each row of a view, read per target vertex, per target edge, or per target edge
 without its own message (ENGNN eq. 24's ``k_1 ≠ k``).
 
+A composite pooling such as ``max+mean`` splits the message channels into one contiguous block
+per mode, as evenly as possible (the first blocks one wider), and pools each block by its mode
+(multi-aggregator pooling, as PNA's, at the same width: no extra parameters). Every mode is
+commutative, so any composite keeps the symmetry; ``max`` senses the strongest neighbour,
+``mean`` or ``sum`` the total, e.g. the total interference a receiver sees.
+
 Messages arrive in a view's order, ``(rows·count, batch, w)``: ``count`` messages per shared
 vertex (see :mod:`designer.runtime.instance`), so every pool is a dense reduction over the
 ``count`` axis of ``(rows, count, batch, w)``. Excluding an edge's own message costs no
@@ -24,7 +30,29 @@ from torch import Tensor, nn
 
 from .instance import View
 
-POOLINGS = ("sum", "mean", "max")
+POOLINGS = ("sum", "mean", "max", "max+mean", "max+sum")
+
+
+def modes(pooling: str) -> tuple[str, ...]:
+    """The modes of a pooling, one per channel block: ``"max+mean"`` → ``("max", "mean")``."""
+    return tuple(pooling.split("+"))
+
+
+def per_block(pooling: str, reduce, *tensors: Tensor) -> Tensor:
+    """``reduce(mode, *blocks)`` for every mode's block of the last (channel) axis of
+    ``tensors``, concatenated in channel order; one mode reads the whole tensors."""
+    blocks = modes(pooling)
+    if len(blocks) == 1:
+        return reduce(blocks[0], *tensors)
+    width = tensors[0].shape[-1]
+    if width < len(blocks):
+        raise ValueError(f"pooling {pooling!r} needs at least {len(blocks)} channels, got {width}")
+    out, start = [], 0
+    for i, mode in enumerate(blocks):
+        stop = start + width // len(blocks) + (i < width % len(blocks))
+        out.append(reduce(mode, *(t[..., start:stop] for t in tensors)))
+        start = stop
+    return torch.cat(out, dim=-1)
 
 
 def _at(x: Tensor, top: Tensor) -> Tensor:
@@ -82,7 +110,8 @@ def _rest(x: Tensor, low: Tensor, at_top: Tensor) -> Tensor:
 
 @dataclass
 class Partial:
-    """A pool of ``count`` messages per target: their sum (sum/mean) or maximum (max)."""
+    """A pool of ``count`` messages per target: per channel block, their sum (sum/mean) or
+    maximum (max)."""
 
     value: Tensor
     count: int
@@ -111,7 +140,7 @@ class RowPool:
         if self.view.count == 0:
             return self._zeros(self.view.rows)
         if self._total is None:
-            self._total = RowMax.apply(self._rows()) if self.mode == "max" else self._rows().sum(dim=1)
+            self._total = per_block(self.mode, _row_pool, self._rows())
         return Partial(self._total, self.view.count)
 
     def at(self, row: Tensor) -> Partial:
@@ -128,11 +157,20 @@ class RowPool:
         if self.view.count <= 1:
             return self._zeros(targets)
         if self._others is None:  # once per view: a same-set edge type reads it through both endpoints
-            rows = self._rows()
-            others = MaxExceptSelf.apply(rows) if self.mode == "max" else self.per_row().value.unsqueeze(1) - rows
-            self._others = others.view(self.messages.shape)
+            self._others = per_block(self.mode, _pool_of_others, self._rows()).view(self.messages.shape)
         own_pool = self._others if own is None else self._others.index_select(0, own)
         return Partial(own_pool, self.view.count - 1)
+
+
+def _row_pool(mode: str, rows: Tensor) -> Tensor:
+    """``(rows, count, ...) → (rows, ...)``: the maximum, or the sum (also for mean)."""
+    return RowMax.apply(rows) if mode == "max" else rows.sum(dim=1)
+
+
+def _pool_of_others(mode: str, rows: Tensor) -> Tensor:
+    """Per entry of ``(rows, count, ...)``, the pool of the other entries of its row: the
+    maximum (:class:`MaxExceptSelf`), or the sum ``total − self``."""
+    return MaxExceptSelf.apply(rows) if mode == "max" else rows.sum(dim=1, keepdim=True) - rows
 
 
 def merge(partials: list[Partial], mode: str) -> Partial:
@@ -140,15 +178,16 @@ def merge(partials: list[Partial], mode: str) -> Partial:
     present = [p for p in partials if p.count] or partials[:1]
     value = present[0].value
     for p in present[1:]:
-        value = torch.maximum(value, p.value) if mode == "max" else value + p.value
+        value = per_block(mode, lambda m, a, b: torch.maximum(a, b) if m == "max" else a + b, value, p.value)
     return Partial(value, sum(p.count for p in present))
 
 
 def finish(partial: Partial, mode: str) -> Tensor:
-    """The pooled message: sum, mean (sum / count) or max; zeros for an empty pool."""
+    """The pooled message: per channel block, sum, mean (sum / count) or max; zeros for an
+    empty pool."""
     if partial.count == 0:
         return torch.zeros_like(partial.value)
-    return partial.value / partial.count if mode == "mean" else partial.value
+    return per_block(mode, lambda m, v: v / partial.count if m == "mean" else v, partial.value)
 
 
 class Pool(nn.Module):
