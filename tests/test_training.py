@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.evaluation import MODEL_PASSES, _timed, evaluate, load_model
+from designer.evaluation import MODEL_PASSES, _timed, evaluate, load_model, plot_sweep
 from designer import training
 from designer.training import (TrainConfig, epoch_seed, initial_model, load_checkpoint, lr_at, problem_for,
                                reference_for, sample, train)
@@ -224,11 +224,16 @@ def test_evaluate_sweeps_a_scenario_keyword_or_a_size(tmp_path):
     """A swept scenario keyword replaces the run's in its rows only (the rows equal one
     evaluation per value); a swept size takes positive integers; a bad value fails before any row."""
     train(config(tmp_path, scenario={"noise_dbm": -85}), progress=False)
-    swept = evaluate(str(tmp_path / "run"), samples=6, sweep=("noise_dbm", [-110, -90]))["rows"]
+    result = evaluate(str(tmp_path / "run"), samples=6, sweep=("noise_dbm", [-110, -90]))
+    swept = result["rows"]
     assert [r["scenario"] for r in swept] == [{"noise_dbm": -85}, {"noise_dbm": -110}, {"noise_dbm": -90}]
     alone = evaluate(str(tmp_path / "run"), samples=6, scenario={"noise_dbm": -110})["rows"][0]
     assert swept[1]["reference_sum_rate"] == alone["reference_sum_rate"]
     assert swept[1]["model_sum_rate"] == alone["model_sum_rate"]
+    plot_sweep(result, "noise_dbm", str(tmp_path / "noise.png"))
+    assert (tmp_path / "noise.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="no row sets p_max_dbm to a number"):
+        plot_sweep(result, "p_max_dbm", str(tmp_path / "none.png"))
     sizes = evaluate(str(tmp_path / "run"), samples=6, sweep=("K", [4]))["rows"]
     assert [(r["sizes"], r["scenario"]) for r in sizes] == [({"M": 2, "K": 3}, {"noise_dbm": -85}),
                                                             ({"M": 2, "K": 4}, {"noise_dbm": -85})]
