@@ -123,7 +123,7 @@ def _train(args) -> int:
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
         history = train(config, resume=args.resume, progress=not args.no_progress)
-    except (SpecError, ValueError, FileNotFoundError) as exc:
+    except (SpecError, ValueError, FileNotFoundError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC
     if history and int(os.environ.get("RANK", "0")) == 0:

@@ -360,6 +360,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                    if validate else None,
                    "objective": "imitation" if imitating else "sum_rate",
                    "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}
+        if not math.isfinite(metrics["train_loss"]):
+            raise FloatingPointError(f"{config.out}: epoch {epoch + 1}: the training loss is not finite; stopped "
+                                     f"without saving this epoch (checkpoint.pt holds epoch {epoch}); "
+                                     f"try a lower --lr or --clip-grad")
         best = max((h["val_sum_rate"] for h in history if h["val_sum_rate"] is not None), default=None)
         history.append(metrics)
         if rank == 0:

@@ -93,6 +93,31 @@ def test_imitation_warm_start_then_sum_rate(tmp_path, monkeypatch):
     assert sum(imitated) == 2 * hybrid.train_samples  # every sample, in each imitation epoch only
 
 
+def test_a_loss_that_turns_nan_stops_training_before_the_checkpoint(tmp_path, monkeypatch, capsys):
+    """Epoch 2's loss is nan: the run stops with a clear error (CLI: exit 1, no traceback) and
+    checkpoint.pt still holds epoch 1, so --resume can go on from it."""
+    problem = training.problem_for("mcmu_power_allocation")
+    calls = []
+
+    def turns_nan(features, actions):
+        calls.append(1)
+        rate = problem.sum_rate(features, actions)
+        return rate * float("nan") if len(calls) > 2 else rate  # 2 training batches per epoch
+
+    monkeypatch.setattr(training, "problem_for", lambda name: dataclasses.replace(problem, sum_rate=turns_nan))
+    run = config(tmp_path, epochs=3, val_every=5)
+    with pytest.raises(FloatingPointError, match="epoch 2: the training loss is not finite"):
+        train(run, progress=False)
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 1
+    calls.clear()
+    argv = ["train", SPEC, "--problem", "mcmu_power_allocation", "--arch", "vertex", "--size", "M=2", "--size", "K=3",
+            "--samples", "32", "--val-samples", "16", "--epochs", "1", "--batch", "16", "--no-progress",
+            "--out", str(tmp_path / "cli")] + [a for k, v in TINY.items() for a in ("--model-option", f"{k}={v}")]
+    calls.extend([1, 1])  # nan from the first batch
+    assert main(argv) == 1
+    assert "the training loss is not finite" in capsys.readouterr().err
+
+
 def test_imitation_needs_a_problem_that_defines_it(tmp_path):
     with pytest.raises(ValueError, match="defines no imitation loss"):
         train(config(tmp_path, imitate_epochs=1), progress=False)

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 
 from torch import Generator, Tensor
 
-from . import objectives, references, scenarios
+from . import objectives, references, refined, scenarios
 from .objectives import (
     augment_cooperative_beamforming,
     augment_hybrid_precoding,
@@ -60,6 +60,12 @@ from .references import (
     wmmse_mcmu_power_allocation,
     wmmse_mu_miso_precoding,
     zf_mu_miso_precoding,
+)
+from .refined import (
+    decode_ic_beamforming_refined,
+    imitation_ic_beamforming_refined,
+    sum_rate_ic_beamforming_refined,
+    wmmse_ic_beamforming_refined,
 )
 from .scenarios import (
     sample_comp_jt,
@@ -134,6 +140,11 @@ _PROBLEM_LIST = [
             "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE",
             imitation=imitation_ic_beamforming_structured, augment=augment_ic_beamforming,
             decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams),
+    Problem("ic_beamforming_refined", sample_ic_beamforming_edge, sum_rate_ic_beamforming_refined,
+            wmmse_ic_beamforming_refined, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
+            "ENGNN eqs. (2)-(6), the structured beams refined by one WMMSE iteration inside the model; "
+            "reference WMMSE", imitation=imitation_ic_beamforming_refined, augment=augment_ic_beamforming,
+            decode=decode_ic_beamforming_refined, warm_start=ic_pair_beams),
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
@@ -157,6 +168,7 @@ __all__ = [
     "Problem",
     "objectives",
     "references",
+    "refined",
     "scenarios",
     "sinr_rates",
     "received_power",
@@ -179,6 +191,7 @@ __all__ = [
     "sum_rate_ibc_power_allocation",
     "sum_rate_ic_beamforming_edge",
     "sum_rate_ic_beamforming_node",
+    "sum_rate_ic_beamforming_refined",
     "sum_rate_ic_beamforming_structured",
     "sum_rate_mcmu_power_allocation",
     "sum_rate_mu_miso_precoding",
@@ -192,6 +205,7 @@ __all__ = [
     "wmmse_ibc_power_allocation",
     "wmmse_ic_beamforming_edge",
     "wmmse_ic_beamforming_node",
+    "wmmse_ic_beamforming_refined",
     "wmmse_ic_beamforming_structured",
     "wmmse_mcmu_power_allocation",
     "wmmse_mu_miso_precoding",

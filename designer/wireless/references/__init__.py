@@ -18,6 +18,7 @@ from .linear import mrt_comp_jt, rzf_mu_miso_precoding, zf_mu_miso_precoding
 from .wmmse import (
     min_power_multiplier,
     wmmse_beamforming,
+    wmmse_update,
     wmmse_cooperative_beamforming,
     wmmse_d2d_link_scheduling,
     wmmse_ibc_power_allocation,
@@ -40,6 +41,7 @@ __all__ = [
     "zf_mu_miso_precoding",
     "min_power_multiplier",
     "wmmse_beamforming",
+    "wmmse_update",
     "wmmse_cooperative_beamforming",
     "wmmse_d2d_link_scheduling",
     "wmmse_ibc_power_allocation",

@@ -29,12 +29,13 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..objectives import cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
+from ..objectives import MIN_MULTIPLIER, cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
 
 __all__ = [
     "min_power_multiplier",
     "wmmse_power_control",
     "wmmse_beamforming",
+    "wmmse_update",
     "wmmse_mcmu_power_allocation",
     "wmmse_ibc_power_allocation",
     "wmmse_d2d_link_scheduling",
@@ -139,10 +140,33 @@ def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -
     mu = min_power_multiplier(lam, c2, budget, steps)
     den = (lam + mu.unsqueeze(-1)).unsqueeze(-2)
     X = torch.where(den > 0, Y / den.clamp_min(torch.finfo(lam.dtype).tiny), torch.zeros_like(Y))
-    V = torch.einsum("...np,...kp->...kn", U, X)
+    return _into_budget(torch.einsum("...np,...kp->...kn", U, X), budget), mu
+
+
+def _into_budget(V: Tensor, budget: Tensor) -> Tensor:
+    """``V`` ``(..., K, N)`` scaled down where its power exceeds ``budget`` ``(...)`` (the
+    bisection's tolerance).  A BS within its budget divides by nothing, so a switched-off BS
+    (power 0) has finite gradients."""
     power = received_power(V).sum(dim=(-2, -1))
-    scale = (budget / power.clamp_min(torch.finfo(lam.dtype).tiny)).sqrt().clamp(max=1.0)
-    return V * scale[..., None, None], mu
+    over = torch.where(power > budget, power, budget).clamp_min(torch.finfo(power.dtype).tiny)
+    return V * (budget / over).sqrt()[..., None, None]
+
+
+def _solve_bs_differentiable(A: Tensor, rhs: Tensor, budget: Tensor, steps: int) -> Tensor:
+    """:func:`_solve_bs` for ``A`` ``(..., N, N)``, differentiable in ``A`` and ``rhs``: ``mu``
+    by the same bisection on detached values, held constant; then ``(A + mu I) v_k = r_k`` solved
+    in double precision with ``mu`` floored at :data:`MIN_MULTIPLIER` of ``trace A`` (a slack BS
+    whose ``A`` is singular; as in :func:`~designer.wireless.objectives.structured_ic_beams`).
+    No eigenvectors are differentiated: their phase is arbitrary, and autograd refuses them."""
+    with torch.no_grad():
+        lam, U = torch.linalg.eigh(A)
+        mu = _solve_bs(lam.clamp_min(0), U, rhs, budget, steps)[1]
+    wide = torch.complex128
+    trace = torch.diagonal(A, dim1=-2, dim2=-1).real.sum(-1).detach()
+    mu = torch.maximum(mu, MIN_MULTIPLIER * trace).to(torch.float64)
+    eye = torch.eye(A.shape[-1], dtype=wide, device=A.device)
+    X = torch.linalg.solve(A.to(wide) + mu[..., None, None] * eye, rhs.to(wide).transpose(-1, -2))
+    return _into_budget(X.transpose(-1, -2).to(rhs.dtype), budget)
 
 
 def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -158,6 +182,28 @@ def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor,
     w = 1.0 + signal / interference
     c = (w * received_power(u)).to(H.dtype)
     return amp, u, w, c, torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
+
+
+def wmmse_update(H: Tensor, V: Tensor, budget: Tensor, noise_var: Tensor, mask: Tensor | None = None,
+                 bisection_steps: int = 60) -> Tensor:
+    """One WMMSE iteration from beams ``V`` when every stream is sent by one BS (Shi et al.
+    2011, Alg. 1: the ``u`` and ``w`` updates, then all BSs' ``v`` updates at once), shapes as in
+    :func:`wmmse_beamforming`; ``mask`` ``(M, K, 1)`` zeroes the streams a BS does not send.
+    Under ``torch.no_grad`` (the reference) each BS's system is solved through its
+    eigen-decomposition; with gradients on, by :func:`_solve_bs_differentiable` (each ``mu_m``
+    held at its bisection value), so a learned model's beams can be trained through the
+    iteration.  The two agree to the multiplier's floor.  Returns the new ``V`` ``(batch, M, K, N)``.
+    """
+    _, u, w, _, A = _mmse_step(H, V, noise_var)
+    rhs = (w * u)[:, None, :, None] * H
+    if mask is not None:
+        rhs = rhs * mask
+    if torch.is_grad_enabled():
+        V = _solve_bs_differentiable(A, rhs, budget, bisection_steps)
+    else:
+        lam, U = torch.linalg.eigh(A)
+        V = _solve_bs(lam.clamp_min(0), U, rhs, budget, bisection_steps)[0]
+    return V if mask is None else V * mask
 
 
 def _initial_beams(H: Tensor, budget: Tensor, per_bs: Tensor, init: str | Tensor) -> Tensor:
@@ -214,13 +260,13 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         V = _initial_beams(H, budget, per_bs, init) * mask
         history = [_beamforming_rate(H, V, noise_var)]
         for _ in range(iters):
-            amp, u, w, c, A = _mmse_step(H, V, noise_var)
-            lam, U = torch.linalg.eigh(A)
-            lam = lam.clamp_min(0)
-            rhs = (w * u)[:, None, :, None] * H
             if not sequential:
-                V = _solve_bs(lam, U, rhs * mask, budget, bisection_steps)[0] * mask
+                V = wmmse_update(H, V, budget, noise_var, mask, bisection_steps)
             else:
+                amp, u, w, c, A = _mmse_step(H, V, noise_var)
+                lam, U = torch.linalg.eigh(A)
+                lam = lam.clamp_min(0)
+                rhs = (w * u)[:, None, :, None] * H
                 V = V.clone()
                 for m in range(M):
                     coupled = torch.einsum("bj,bjn,bkj->bkn", c, H[:, m], amp)
