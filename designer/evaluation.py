@@ -181,11 +181,12 @@ def _inference(model, problem):
 
 def _refined(problem, infer, reference, iters: int):
     """The model's physical actions (``infer``) refined by ``iters`` iterations of ``reference``
-    started from them (``Problem.warm_start`` makes its ``init``)."""
+    started from them (``Problem.warm_start`` makes its ``init``; ``Problem.refine_offset`` of
+    them are the ones its actions' scoring adds)."""
     def solve(part: dict):
         with torch.no_grad():
             start = problem.warm_start(part, infer(part))
-        return reference(part, init=start, iters=iters)
+        return reference(part, init=start, iters=iters - problem.refine_offset)
 
     return solve
 

@@ -101,7 +101,10 @@ class Problem:
     ``decode(features, actions)``, where defined, the physical actions (beams) that a model's
     actions stand for (``gnn-design evaluate`` times the model with it); ``warm_start(features,
     beams)``, where defined, the reference's starting point (its ``init``) made from a model's
-    physical actions (``gnn-design evaluate --refine``: the model refined by the reference).
+    physical actions (``gnn-design evaluate --refine``: the model refined by the reference);
+    ``refine_offset``, the iterations that scoring the reference's actions adds to its ``iters``
+    (the structured form closes with one more update), which ``--refine T`` subtracts so that
+    the model's beams get exactly ``T``.
     """
 
     name: str
@@ -116,6 +119,7 @@ class Problem:
     augment: Callable[[Features, Generator], dict[str, Tensor]] | None = None
     decode: Callable[[Features, Actions], dict[str, Tensor]] | None = None
     warm_start: Callable[[Features, Actions], Tensor] | None = None
+    refine_offset: int = 0
 
 
 _PROBLEM_LIST = [
@@ -139,12 +143,12 @@ _PROBLEM_LIST = [
             wmmse_ic_beamforming_structured, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
             "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE",
             imitation=imitation_ic_beamforming_structured, augment=augment_ic_beamforming,
-            decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams),
+            decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams, refine_offset=1),
     Problem("ic_beamforming_refined", sample_ic_beamforming_edge, sum_rate_ic_beamforming_refined,
             wmmse_ic_beamforming_refined, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
             "ENGNN eqs. (2)-(6), the structured beams refined by one WMMSE iteration inside the model; "
             "reference WMMSE", imitation=imitation_ic_beamforming_refined, augment=augment_ic_beamforming,
-            decode=decode_ic_beamforming_refined, warm_start=ic_pair_beams),
+            decode=decode_ic_beamforming_refined),
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
