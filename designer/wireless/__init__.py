@@ -16,6 +16,7 @@ and the standard library.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Mapping
 
 from torch import Generator, Tensor
@@ -122,6 +123,19 @@ class Problem:
     refine_offset: int = 0
 
 
+def _refined_problem(inner_iterations: int) -> Problem:
+    """``ic_beamforming_refined`` (one WMMSE iteration inside the model) or ``…_refined2`` (two)."""
+    n = {"inner_iterations": inner_iterations}
+    return Problem(f"ic_beamforming_refined{'' if inner_iterations == 1 else inner_iterations}",
+                   sample_ic_beamforming_edge, partial(sum_rate_ic_beamforming_refined, **n),
+                   partial(wmmse_ic_beamforming_refined, **n), ("p_max", "sigma", "H"),
+                   ("weight", "multiplier", "power"),
+                   f"ENGNN eqs. (2)-(6), the structured beams refined by {inner_iterations} WMMSE "
+                   f"iteration{'s' * (inner_iterations > 1)} inside the model; reference WMMSE",
+                   imitation=partial(imitation_ic_beamforming_refined, **n), augment=augment_ic_beamforming,
+                   decode=partial(decode_ic_beamforming_refined, **n))
+
+
 _PROBLEM_LIST = [
     Problem("mcmu_power_allocation", sample_mcmu_power_allocation, sum_rate_mcmu_power_allocation,
             wmmse_mcmu_power_allocation, ("H",), ("p",), "Zhao, Yang, Liu eq. (1); reference WMMSE"),
@@ -144,11 +158,7 @@ _PROBLEM_LIST = [
             "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE",
             imitation=imitation_ic_beamforming_structured, augment=augment_ic_beamforming,
             decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams, refine_offset=1),
-    Problem("ic_beamforming_refined", sample_ic_beamforming_edge, sum_rate_ic_beamforming_refined,
-            wmmse_ic_beamforming_refined, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
-            "ENGNN eqs. (2)-(6), the structured beams refined by one WMMSE iteration inside the model; "
-            "reference WMMSE", imitation=imitation_ic_beamforming_refined, augment=augment_ic_beamforming,
-            decode=decode_ic_beamforming_refined),
+    *[_refined_problem(n) for n in (1, 2)],
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,

@@ -2,7 +2,8 @@
 
 The structured interference-channel model (:func:`~designer.wireless.objectives.structured_ic_beams`)
 chooses the parameters of WMMSE's beamformer update; here its beams then pass through
-:data:`REFINE_ITERATIONS` exact WMMSE iterations (:func:`~designer.wireless.references.wmmse.wmmse_update`:
+``inner_iterations`` exact WMMSE iterations (one or two: problems ``ic_beamforming_refined`` and
+``ic_beamforming_refined2``) (:func:`~designer.wireless.references.wmmse.wmmse_update`:
 MMSE receivers, weights ``w = 1 + SINR``, the beamformer update with each BS's multiplier found by
 bisection), and the sum rate is taken after them.  The iterations have no parameters and
 commute with every permutation of the pairs, so the model stays equivariant; training runs
@@ -30,21 +31,17 @@ from .objectives import (
 from .references.wmmse import wmmse_ic_beamforming_structured, wmmse_update
 
 __all__ = [
-    "REFINE_ITERATIONS",
     "decode_ic_beamforming_refined",
     "sum_rate_ic_beamforming_refined",
     "imitation_ic_beamforming_refined",
     "wmmse_ic_beamforming_refined",
 ]
 
-REFINE_ITERATIONS = 1
-
-
-def decode_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]
-                                  ) -> dict[str, Tensor]:
+def decode_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                                  inner_iterations: int = 1) -> dict[str, Tensor]:
     """The beams ``{"v": (batch, K, N)}`` of the structured actions (``weight``, ``multiplier``,
     ``power``, each ``(batch, K)``; :func:`decode_ic_beamforming_structured`) after
-    :data:`REFINE_ITERATIONS` WMMSE iterations started from them (Shi et al. 2011, Alg. 1),
+    ``inner_iterations`` WMMSE iterations started from them (Shi et al. 2011, Alg. 1),
     differentiable in the actions.  Each iteration keeps every BS within its budget ``p_max`` and
     does not lower the sum rate."""
     H, budget = _need(features, "H", "features"), _need(features, "p_max", "features")
@@ -52,33 +49,35 @@ def decode_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mappi
     K = H.shape[1]
     mask = torch.eye(K, dtype=H.real.dtype, device=H.device)[..., None]  # BS k sends stream k only
     V = ic_pair_beams(features, decode_ic_beamforming_structured(features, actions))
-    for _ in range(REFINE_ITERATIONS):
+    for _ in range(inner_iterations):
         V = wmmse_update(H, V, budget, noise_var, mask)
     return {"v": torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)}
 
 
-def sum_rate_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+def sum_rate_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                                    inner_iterations: int = 1) -> Tensor:
     """Interference-channel sum rate (ENGNN eq. 4a, bits/s/Hz, ``(batch,)``) of the beams
     :func:`decode_ic_beamforming_refined` builds from structured actions; features as in
     :func:`~designer.wireless.objectives.sum_rate_ic_beamforming_node`."""
-    return sum_rate_ic_beamforming_node(features, decode_ic_beamforming_refined(features, actions))
+    return sum_rate_ic_beamforming_node(features, decode_ic_beamforming_refined(features, actions, inner_iterations))
 
 
 def imitation_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
-                                     target: Mapping[str, Tensor]) -> Tensor:
+                                     target: Mapping[str, Tensor], inner_iterations: int = 1) -> Tensor:
     """:func:`~designer.wireless.objectives.imitation_ic_beamforming` of the refined beams that the
     model's and the reference's structured actions build (:func:`decode_ic_beamforming_refined`):
     the warm start (``--imitate-epochs``) pulls the model's final beams to WMMSE's."""
-    return imitation_ic_beamforming(features, decode_ic_beamforming_refined(features, actions),
-                                    decode_ic_beamforming_refined(features, target))
+    return imitation_ic_beamforming(features, decode_ic_beamforming_refined(features, actions, inner_iterations),
+                                    decode_ic_beamforming_refined(features, target, inner_iterations))
 
 
-def wmmse_ic_beamforming_refined(features: Mapping[str, Tensor], iters: int = 100, **kwargs) -> dict[str, Tensor]:
+def wmmse_ic_beamforming_refined(features: Mapping[str, Tensor], iters: int = 100, inner_iterations: int = 1,
+                                 **kwargs) -> dict[str, Tensor]:
     """WMMSE's structured parameters (:func:`~designer.wireless.references.wmmse.wmmse_ic_beamforming_structured`)
-    stopped :data:`REFINE_ITERATIONS` iterations early, so that, refined by
+    stopped ``inner_iterations`` iterations early, so that, refined by
     :func:`decode_ic_beamforming_refined`, they score WMMSE's ``iters + 1``-th iterate: the
-    structured problem's reference, and ``evaluate --refine n`` runs ``n`` more iterations here as
-    there.  ``kwargs`` go to :func:`~designer.wireless.references.wmmse.wmmse_beamforming`."""
-    if iters < REFINE_ITERATIONS:
-        raise ValueError(f"iters must be at least {REFINE_ITERATIONS} (the iterations inside the model), got {iters}")
-    return wmmse_ic_beamforming_structured(features, iters=iters - REFINE_ITERATIONS, **kwargs)
+    structured problem's reference.  ``kwargs`` go to
+    :func:`~designer.wireless.references.wmmse.wmmse_beamforming`."""
+    if iters < inner_iterations:
+        raise ValueError(f"iters must be at least {inner_iterations} (the iterations inside the model), got {iters}")
+    return wmmse_ic_beamforming_structured(features, iters=iters - inner_iterations, **kwargs)

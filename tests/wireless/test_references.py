@@ -44,7 +44,7 @@ def check_constraints(name, f, a, tol=1e-6):
         else:
             v = a["v"]
         assert (_pow(v).sum(-1) <= f["p_max"] * (1 + tol)).all()
-    elif name in ("ic_beamforming_structured", "ic_beamforming_refined"):
+    elif name.startswith(("ic_beamforming_structured", "ic_beamforming_refined")):
         assert (a["power"] >= 0).all() and (a["power"] <= f["p_max"] * (1 + tol)).all()
         assert torch.isfinite(a["weight"]).all() and torch.isfinite(a["multiplier"]).all()
     elif name == "cooperative_beamforming":
@@ -78,6 +78,7 @@ SMALL = {
     "ic_beamforming_node": dict(K=6, N=2),
     "ic_beamforming_structured": dict(K=6, N=2),
     "ic_beamforming_refined": dict(K=6, N=2),
+    "ic_beamforming_refined2": dict(K=6, N=2),
     "ibc_power_allocation": dict(B=3, Q=2, N=4),
     "cooperative_beamforming": dict(M=3, K=2, N=2),
     "d2d_link_scheduling": dict(K=8, field=150.0),

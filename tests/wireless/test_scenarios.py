@@ -18,6 +18,7 @@ EXPECTED = {  # default sizes of the papers' settings
     "ic_beamforming_node": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_structured": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_refined": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
+    "ic_beamforming_refined2": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ibc_power_allocation": {"p_max": ((5, 2), False), "sigma": ((5, 2), False), "G": ((5, 2, 5, 2), False)},
     "cooperative_beamforming": {"p_max": ((5,), False), "sigma": ((2,), False), "H": ((5, 2, 2), True)},
     "d2d_link_scheduling": {"H": ((50, 50), False)},
