@@ -184,6 +184,13 @@ def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor,
     return amp, u, w, c, torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
 
 
+def _update_terms(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """What a beamformer update needs after :func:`_mmse_step`: ``amp``, ``c`` and ``A`` as there,
+    and the right-hand sides ``w_k u_k h_{m,k}`` ``(batch, M, K, N)``."""
+    amp, u, w, c, A = _mmse_step(H, V, noise_var)
+    return amp, c, A, (w * u)[:, None, :, None] * H
+
+
 def wmmse_update(H: Tensor, V: Tensor, budget: Tensor, noise_var: Tensor, mask: Tensor | None = None,
                  bisection_steps: int = 60) -> Tensor:
     """One WMMSE iteration from beams ``V`` when every stream is sent by one BS (Shi et al.
@@ -194,8 +201,7 @@ def wmmse_update(H: Tensor, V: Tensor, budget: Tensor, noise_var: Tensor, mask: 
     held at its bisection value), so a learned model's beams can be trained through the
     iteration.  The two agree to the multiplier's floor.  Returns the new ``V`` ``(batch, M, K, N)``.
     """
-    _, u, w, _, A = _mmse_step(H, V, noise_var)
-    rhs = (w * u)[:, None, :, None] * H
+    _, _, A, rhs = _update_terms(H, V, noise_var)
     if mask is not None:
         rhs = rhs * mask
     if torch.is_grad_enabled():
@@ -263,10 +269,9 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
             if not sequential:
                 V = wmmse_update(H, V, budget, noise_var, mask, bisection_steps)
             else:
-                amp, u, w, c, A = _mmse_step(H, V, noise_var)
+                amp, c, A, rhs = _update_terms(H, V, noise_var)
                 lam, U = torch.linalg.eigh(A)
                 lam = lam.clamp_min(0)
-                rhs = (w * u)[:, None, :, None] * H
                 V = V.clone()
                 for m in range(M):
                     coupled = torch.einsum("bj,bjn,bkj->bkn", c, H[:, m], amp)
