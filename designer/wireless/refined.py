@@ -2,13 +2,13 @@
 
 The structured interference-channel model (:func:`~designer.wireless.objectives.structured_ic_beams`)
 chooses the parameters of WMMSE's beamformer update; here its beams then pass through
-``inner_iterations`` exact WMMSE iterations (one or two: problems ``ic_beamforming_refined`` and
-``ic_beamforming_refined2``) (:func:`~designer.wireless.references.wmmse.wmmse_update`:
-MMSE receivers, weights ``w = 1 + SINR``, the beamformer update with each BS's multiplier found by
+``inner_iterations`` exact WMMSE iterations — one in problem ``ic_beamforming_refined``, two in
+``ic_beamforming_refined2`` — each :func:`~designer.wireless.references.wmmse.wmmse_update` (MMSE
+receivers, weights ``w = 1 + SINR``, the beamformer update with each BS's multiplier found by
 bisection), and the sum rate is taken after them.  The iterations have no parameters and
 commute with every permutation of the pairs, so the model stays equivariant; training runs
 through them (``gnn-design train --problem ic_beamforming_refined``), so the network learns beams
-that one WMMSE iteration improves most, rather than beams that are best as they stand.
+that the iterations improve most, rather than beams that are best as they stand.
 
 Conventions as in :mod:`~designer.wireless.objectives`: ``H`` complex ``(batch, K, K, N)``,
 ``H[b, m, k] = h_{m,k}`` (BS ``m`` -> UE ``k``), rates in bits/s/Hz.
@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .objectives import (
+    _ic_beams,
     _need,
     decode_ic_beamforming_structured,
     ic_pair_beams,
@@ -37,6 +38,7 @@ __all__ = [
     "wmmse_ic_beamforming_refined",
 ]
 
+
 def decode_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
                                   inner_iterations: int = 1) -> dict[str, Tensor]:
     """The beams ``{"v": (batch, K, N)}`` of the structured actions (``weight``, ``multiplier``,
@@ -51,7 +53,7 @@ def decode_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mappi
     V = ic_pair_beams(features, decode_ic_beamforming_structured(features, actions))
     for _ in range(inner_iterations):
         V = wmmse_update(H, V, budget, noise_var, mask)
-    return {"v": torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)}
+    return {"v": _ic_beams({"V": V}, "refined beams")}
 
 
 def sum_rate_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],

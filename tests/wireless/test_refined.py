@@ -6,6 +6,7 @@ import torch
 from designer.wireless import PROBLEMS, refined
 from designer.wireless import references as R
 from designer.wireless import scenarios as sc
+from designer.wireless.objectives import ic_pair_beams
 
 D = torch.float64
 REFINED = ["ic_beamforming_structured", "ic_beamforming_refined", "ic_beamforming_refined2"]  # 0, 1, 2 iterations
@@ -61,7 +62,7 @@ def test_wmmse_update_matches_a_loop_over_pairs(gradients):
     with torch.no_grad():
         v = refined.decode_ic_beamforming_refined(f, _actions(f))["v"]  # any feasible beams will do
     K = v.shape[1]
-    V = torch.diag_embed(v.transpose(1, 2)).permute(0, 2, 3, 1).requires_grad_(gradients)
+    V = ic_pair_beams(f, {"v": v}).requires_grad_(gradients)
     with torch.set_grad_enabled(gradients):
         new = R.wmmse_update(f["H"], V, f["p_max"], f["sigma"].square(), torch.eye(K, dtype=D)[..., None])
     assert new.requires_grad == gradients
