@@ -123,8 +123,12 @@ class Problem:
     refine_offset: int = 0
 
 
+INNER_ITERATIONS = (1, 2, 3, 5)  # the refined problems' WMMSE iterations inside the model
+
+
 def _refined_problem(inner_iterations: int) -> Problem:
-    """``ic_beamforming_refined`` (one WMMSE iteration inside the model) or ``…_refined2`` (two)."""
+    """``ic_beamforming_refined`` (one WMMSE iteration inside the model), or
+    ``ic_beamforming_refined<n>`` (``n`` iterations, one of :data:`INNER_ITERATIONS`)."""
     n = {"inner_iterations": inner_iterations}
     return Problem(f"ic_beamforming_refined{'' if inner_iterations == 1 else inner_iterations}",
                    sample_ic_beamforming_edge, partial(sum_rate_ic_beamforming_refined, **n),
@@ -158,7 +162,7 @@ _PROBLEM_LIST = [
             "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE",
             imitation=imitation_ic_beamforming_structured, augment=augment_ic_beamforming,
             decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams, refine_offset=1),
-    *[_refined_problem(n) for n in (1, 2)],
+    *[_refined_problem(n) for n in INNER_ITERATIONS],
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
@@ -176,9 +180,12 @@ _PROBLEM_LIST = [
 ]
 
 PROBLEMS: dict[str, Problem] = {p.name: p for p in _PROBLEM_LIST}
+REFINED_PROBLEMS = tuple(name for name in PROBLEMS if name.startswith("ic_beamforming_refined"))
 
 __all__ = [
     "PROBLEMS",
+    "REFINED_PROBLEMS",
+    "INNER_ITERATIONS",
     "Problem",
     "objectives",
     "references",

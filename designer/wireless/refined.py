@@ -2,13 +2,16 @@
 
 The structured interference-channel model (:func:`~designer.wireless.objectives.structured_ic_beams`)
 chooses the parameters of WMMSE's beamformer update; here its beams then pass through
-``inner_iterations`` exact WMMSE iterations — one in problem ``ic_beamforming_refined``, two in
-``ic_beamforming_refined2`` — each :func:`~designer.wireless.references.wmmse.wmmse_update` (MMSE
-receivers, weights ``w = 1 + SINR``, the beamformer update with each BS's multiplier found by
-bisection), and the sum rate is taken after them.  The iterations have no parameters and
-commute with every permutation of the pairs, so the model stays equivariant; training runs
-through them (``gnn-design train --problem ic_beamforming_refined``), so the network learns beams
-that the iterations improve most, rather than beams that are best as they stand.
+``inner_iterations`` exact WMMSE iterations — one in problem ``ic_beamforming_refined``, ``n`` in
+``ic_beamforming_refined<n>`` (``designer.wireless.INNER_ITERATIONS``) — each
+:func:`~designer.wireless.references.wmmse.wmmse_update_ic` (MMSE receivers, weights
+``w = 1 + SINR``, the beamformer update with each BS's multiplier found by Newton's method,
+:func:`~designer.wireless.references.wmmse.newton_multiplier`: the multiplier WMMSE's bisection
+finds, in fewer operations), and the sum rate is taken after them.  The iterations have no
+parameters and commute with every permutation of the pairs, so the model stays equivariant;
+training runs through them (``gnn-design train --problem ic_beamforming_refined``), so the
+network learns beams that the iterations improve most, rather than beams that are best as they
+stand.
 
 Conventions as in :mod:`~designer.wireless.objectives`: ``H`` complex ``(batch, K, K, N)``,
 ``H[b, m, k] = h_{m,k}`` (BS ``m`` -> UE ``k``), rates in bits/s/Hz.
@@ -18,18 +21,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import torch
 from torch import Tensor
 
 from .objectives import (
-    _ic_beams,
     _need,
     decode_ic_beamforming_structured,
-    ic_pair_beams,
     imitation_ic_beamforming,
     sum_rate_ic_beamforming_node,
 )
-from .references.wmmse import wmmse_ic_beamforming_structured, wmmse_update
+from .references.wmmse import wmmse_ic_beamforming_structured, wmmse_update_ic
 
 __all__ = [
     "decode_ic_beamforming_refined",
@@ -48,12 +48,10 @@ def decode_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mappi
     does not lower the sum rate."""
     H, budget = _need(features, "H", "features"), _need(features, "p_max", "features")
     noise_var = _need(features, "sigma", "features").square()
-    K = H.shape[1]
-    mask = torch.eye(K, dtype=H.real.dtype, device=H.device)[..., None]  # BS k sends stream k only
-    V = ic_pair_beams(features, decode_ic_beamforming_structured(features, actions))
+    v = decode_ic_beamforming_structured(features, actions)["v"]
     for _ in range(inner_iterations):
-        V = wmmse_update(H, V, budget, noise_var, mask)
-    return {"v": _ic_beams({"V": V}, "refined beams")}
+        v = wmmse_update_ic(H, v, budget, noise_var, multiplier="newton")
+    return {"v": v}
 
 
 def sum_rate_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],

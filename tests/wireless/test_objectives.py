@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from designer.wireless import PROBLEMS, objectives as obj
+from designer.wireless import PROBLEMS, REFINED_PROBLEMS as REFINED, objectives as obj
 from designer.wireless import scenarios as sc
 
 D = torch.float64
@@ -316,8 +316,7 @@ SMALL = {
     "ic_beamforming_edge": dict(K=3, N=2),
     "ic_beamforming_node": dict(K=3, N=2),
     "ic_beamforming_structured": dict(K=3, N=2),
-    "ic_beamforming_refined": dict(K=3, N=2),
-    "ic_beamforming_refined2": dict(K=3, N=2),
+    **{name: dict(K=3, N=2) for name in REFINED},
     "ibc_power_allocation": dict(B=2, Q=2, N=3),
     "cooperative_beamforming": dict(M=2, K=2, N=2),
     "d2d_link_scheduling": dict(K=4),
@@ -429,8 +428,7 @@ def test_hybrid_augmentation_keeps_every_mu_mimo_sum_rate():
 
 # (problem, phases shared along these H axes): IC rotates each (BS, UE) channel, cooperative each UE's
 @pytest.mark.parametrize("name, shared", [("ic_beamforming_edge", (3,)), ("ic_beamforming_node", (3,)),
-                                          ("ic_beamforming_structured", (3,)), ("ic_beamforming_refined", (3,)),
-                                          ("ic_beamforming_refined2", (3,)),
+                                          ("ic_beamforming_structured", (3,)), *[(name, (3,)) for name in REFINED],
                                           ("cooperative_beamforming", (1, 3))])
 def test_engnn_augmentations_keep_every_sum_rate_and_are_seeded(name, shared):
     problem = PROBLEMS[name]

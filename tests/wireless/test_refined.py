@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from designer.wireless import PROBLEMS, refined
+from designer.wireless import INNER_ITERATIONS, PROBLEMS, REFINED_PROBLEMS, refined
 from designer.wireless import references as R
 from designer.wireless import scenarios as sc
 from designer.wireless.objectives import ic_pair_beams
 
 D = torch.float64
-REFINED = ["ic_beamforming_structured", "ic_beamforming_refined", "ic_beamforming_refined2"]  # 0, 1, 2 iterations
+REFINED = ["ic_beamforming_structured", *REFINED_PROBLEMS]  # 0 iterations, then INNER_ITERATIONS
 
 
 def _features(batch=6, K=5, seed=3):
@@ -53,47 +53,68 @@ def _one_iteration_by_loops(H, V, budget, noise_var):
     return out
 
 
+def _full_layout_update(f, v):
+    """:func:`R.wmmse_update` on the beams placed on the BS-UE edges, read back off the diagonal
+    (its other entries must stay zero)."""
+    K = v.shape[1]
+    new = R.wmmse_update(f["H"], ic_pair_beams(f, {"v": v}), f["p_max"], f["sigma"].square(),
+                         torch.eye(K, dtype=D)[..., None])
+    off_diagonal = new.detach() * (1 - torch.eye(K, dtype=D))[None, :, :, None]
+    assert torch.count_nonzero(off_diagonal) == 0
+    return torch.diagonal(new, dim1=1, dim2=2).movedim(-1, 1)
+
+
+def _compact_update(f, v):
+    """:func:`R.wmmse_update_ic` as the refined model runs it (Newton's multiplier)."""
+    return R.wmmse_update_ic(f["H"], v, f["p_max"], f["sigma"].square(), multiplier="newton")
+
+
+@pytest.mark.parametrize("update", [_full_layout_update, _compact_update], ids=["edge layout", "compact, Newton"])
 @pytest.mark.parametrize("gradients", [False, True], ids=["eigen-decomposition", "differentiable solve"])
-def test_wmmse_update_matches_a_loop_over_pairs(gradients):
+def test_wmmse_update_matches_a_loop_over_pairs(gradients, update):
     """Both ways of solving the beamformer update (the reference's, and the one training runs
-    through) against a loop over pairs; the latter to its floor on the multiplier (1e-12 of
-    ``trace A``, which moves an ill-conditioned BS's beam by about 1e-8 here)."""
+    through), in both layouts, against a loop over pairs; the differentiable solve to its floor
+    on the multiplier (1e-12 of ``trace A``, which moves an ill-conditioned BS's beam by about
+    1e-8 here)."""
     f = _features(batch=3, K=4)
     with torch.no_grad():
         v = refined.decode_ic_beamforming_refined(f, _actions(f))["v"]  # any feasible beams will do
-    K = v.shape[1]
-    V = ic_pair_beams(f, {"v": v}).requires_grad_(gradients)
     with torch.set_grad_enabled(gradients):
-        new = R.wmmse_update(f["H"], V, f["p_max"], f["sigma"].square(), torch.eye(K, dtype=D)[..., None])
+        new = update(f, v.clone().requires_grad_(gradients))
     assert new.requires_grad == gradients
     for b in range(3):
         twin = _one_iteration_by_loops(f["H"][b], v[b], f["p_max"][b], f["sigma"][b].square())
         tol = 1e-6 if gradients else 1e-8
-        assert torch.allclose(torch.diagonal(new[b].detach(), dim1=0, dim2=1).T, twin, rtol=tol, atol=tol * 1e-4)
-    off_diagonal = new.detach() * (1 - torch.eye(K, dtype=D))[None, :, :, None]
-    assert torch.count_nonzero(off_diagonal) == 0
+        assert torch.allclose(new[b].detach(), twin, rtol=tol, atol=tol * 1e-4)
+
+
+def test_newton_multiplier_leaves_wmmse_unchanged():
+    """WMMSE run with Newton's multiplier (the refined model's) follows the bisection's iterates."""
+    f = _features(batch=4, K=6)
+    runs = [R.wmmse_ic_beamforming_node(f, iters=15, tol=0, multiplier=m)["v"] for m in ("bisection", "newton")]
+    assert torch.allclose(*runs, rtol=1e-8, atol=1e-12)
 
 
 def test_refinement_keeps_budgets_and_never_lowers_the_sum_rate():
     """WMMSE is monotone from any feasible start (Shi et al. 2011, Thm. 3): the beams refined
-    by one iteration score at least the structured beams they start from, and by two at least
-    those of one, within each BS's budget."""
+    by one iteration score at least the structured beams they start from, by more iterations
+    at least those of fewer, within each BS's budget."""
     f = _features()
     a = _actions(f)
     rates = [PROBLEMS[name].sum_rate(f, a) for name in REFINED]
     for before, after in zip(rates, rates[1:]):
         assert (after >= before - 1e-9).all() and (after > before + 1e-3).any()
-    for n in (1, 2):
+    for n in INNER_ITERATIONS:
         v = refined.decode_ic_beamforming_refined(f, a, n)["v"]
         assert (v.abs().square().sum(-1) <= f["p_max"] * (1 + 1e-9)).all()
 
 
-@pytest.mark.parametrize("inner", [1, 2])
-def test_refined_reference_scores_the_structured_reference(inner):
+@pytest.mark.parametrize("inner, name", zip(INNER_ITERATIONS, REFINED_PROBLEMS))
+def test_refined_reference_scores_the_structured_reference(inner, name):
     """Stopped ``inner`` iterations early and refined, WMMSE scores what the structured
     problem's reference scores (WMMSE's iters + 1-th iterate); too few iterations is an error."""
     f = _features()
-    structured, ours = PROBLEMS["ic_beamforming_structured"], PROBLEMS[REFINED[inner]]
+    structured, ours = PROBLEMS["ic_beamforming_structured"], PROBLEMS[name]
     for iters in (inner, 10):
         expected = structured.sum_rate(f, structured.reference(f, iters=iters, tol=0))
         assert torch.allclose(ours.sum_rate(f, ours.reference(f, iters=iters, tol=0)), expected, rtol=1e-10)

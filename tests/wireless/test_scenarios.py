@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from designer.wireless import PROBLEMS, objectives as obj
+from designer.wireless import PROBLEMS, REFINED_PROBLEMS as REFINED, objectives as obj
 from designer.wireless import scenarios as sc
 
 D = torch.float64
@@ -17,8 +17,7 @@ EXPECTED = {  # default sizes of the papers' settings
     "ic_beamforming_edge": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_node": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_structured": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
-    "ic_beamforming_refined": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
-    "ic_beamforming_refined2": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
+    **{name: {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)} for name in REFINED},
     "ibc_power_allocation": {"p_max": ((5, 2), False), "sigma": ((5, 2), False), "G": ((5, 2, 5, 2), False)},
     "cooperative_beamforming": {"p_max": ((5,), False), "sigma": ((2,), False), "H": ((5, 2, 2), True)},
     "d2d_link_scheduling": {"H": ((50, 50), False)},

@@ -20,6 +20,9 @@ axis, run under ``torch.no_grad`` and follow the inputs' device and dtype:
   When every stream is sent by one BS the blocks decouple and all BSs are updated at once
   (this is Shi et al.'s IBC update); otherwise (cooperative) the BSs are updated one after
   another (Gauss-Seidel over BS blocks, each an exact minimisation, so monotonicity is kept).
+  :func:`wmmse_ic` runs the interference channel in its compact layout, one beam per BS
+  (:func:`wmmse_update_ic`, also the iteration inside the refined models).  ``multiplier="newton"``
+  finds each ``mu_m`` by Newton's method instead (:func:`newton_multiplier`, the same value).
 """
 
 from __future__ import annotations
@@ -29,13 +32,27 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..objectives import MIN_MULTIPLIER, cooperative_amplitudes, power_control_sum_rate, received_power, sinr_rates
+from ..objectives import (
+    MIN_MULTIPLIER,
+    cooperative_amplitudes,
+    ic_amplitudes,
+    ic_pair_beams,
+    power_control_sum_rate,
+    received_power,
+    sinr_rates,
+    sum_rate_ic_beamforming_node,
+)
 
 __all__ = [
+    "hermitian_eigh",
     "min_power_multiplier",
+    "newton_multiplier",
+    "multiplier_solver",
     "wmmse_power_control",
     "wmmse_beamforming",
+    "wmmse_ic",
     "wmmse_update",
+    "wmmse_update_ic",
     "wmmse_mcmu_power_allocation",
     "wmmse_ibc_power_allocation",
     "wmmse_d2d_link_scheduling",
@@ -49,6 +66,12 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- shared pieces
+def _secular_terms(c2: Tensor, den: Tensor) -> Tensor:
+    """``c2_i / den_i^2`` (zero where ``c2_i = 0``), with ``den_i = lam_i + mu``: the terms of a
+    BS's transmit power at multiplier ``mu`` (the secular function ``phi(mu)`` is their sum)."""
+    return torch.where(c2 > 0, c2 / den.square(), torch.zeros_like(c2))
+
+
 def min_power_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = 60) -> Tensor:
     """Smallest ``mu >= 0`` with ``sum_i c2_i / (lam_i + mu)^2 <= budget`` (bisection).
 
@@ -59,8 +82,7 @@ def min_power_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = 6
     budget = budget.clamp_min(torch.finfo(budget.dtype).tiny)
 
     def power(mu: Tensor) -> Tensor:
-        den = lam + mu.unsqueeze(-1)
-        return torch.where(c2 > 0, c2 / den.square(), torch.zeros_like(c2)).sum(dim=-1)
+        return _secular_terms(c2, lam + mu.unsqueeze(-1)).sum(dim=-1)
 
     zero = torch.zeros_like(budget)
     feasible0 = power(zero) <= budget
@@ -75,12 +97,70 @@ def min_power_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = 6
     return torch.where(feasible0, zero, hi)
 
 
+NEWTON_STEPS = 12  # enough for 1e-9 relative accuracy with eigenvalues spread over 10 decades
+
+
+def newton_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = NEWTON_STEPS) -> Tensor:
+    """The multiplier of :func:`min_power_multiplier` by Newton's method on the secular equation
+    ``phi(mu)^(-1/2) = budget^(-1/2)``, ``phi(mu) = sum_i c2_i / (lam_i + mu)^2`` (as for the
+    trust-region subproblem, Moré & Sorensen 1983): ``phi^(-1/2)`` is concave and increasing, so
+    from below the root the iterates rise to it monotonically, quadratically at the end.  The
+    start ``max_i sqrt(c2_i / budget) - lam_i`` lies below the root (each term alone exceeds
+    the budget there); it is floored at :data:`MIN_MULTIPLIER` of ``max lam`` (``phi`` finite).
+    A fixed number of ``steps`` (no data-dependent loop), in float64; ``mu = 0`` where the
+    budget holds at 0.  The result lies at or below the root, so the power may exceed the budget
+    by rounding: callers rescale (:func:`_into_budget`).  Shapes as :func:`min_power_multiplier`.
+    """
+    wide = torch.float64
+    # the eigen-axis leads: torch's sum over a short last axis is slow (70 us for (128, 20, 2)),
+    # over a leading one it is a few additions
+    lam64, c2_64 = lam.to(wide).movedim(-1, 0).contiguous(), c2.to(wide).movedim(-1, 0).contiguous()
+    budget64 = budget.to(wide).clamp_min(torch.finfo(wide).tiny)
+    start = ((c2_64 / budget64).sqrt() - lam64).amax(dim=0)
+    mu = torch.maximum(start, MIN_MULTIPLIER * lam64.amax(dim=0))
+    for _ in range(steps):
+        den = lam64 + mu
+        terms = _secular_terms(c2_64, den)
+        phi = terms.sum(dim=0)
+        slope = -2.0 * (terms / den).sum(dim=0)  # phi'(mu) < 0
+        step = 2.0 * phi * (1.0 - (phi / budget64).sqrt()) / slope.clamp_max(-torch.finfo(wide).tiny)
+        mu = mu + torch.where(slope < 0, step, torch.zeros_like(step))
+    feasible0 = _secular_terms(c2_64, lam64).sum(dim=0) <= budget64
+    return torch.where(feasible0, torch.zeros_like(mu), mu).to(lam.dtype)
+
+
+MULTIPLIER_SOLVERS = ("bisection", "newton")
+
+
+def multiplier_solver(name: str, bisection_steps: int = 60):
+    """The function ``(lam, c2, budget) -> mu`` that finds each BS's power multiplier:
+    ``"bisection"`` (:func:`min_power_multiplier`, Shi et al.'s choice) or ``"newton"``
+    (:func:`newton_multiplier`: the same multiplier in 12 Newton steps instead of 60 bisection
+    steps)."""
+    if name == "bisection":
+        return lambda lam, c2, budget: min_power_multiplier(lam, c2, budget, bisection_steps)
+    if name == "newton":
+        return newton_multiplier
+    raise ValueError(f"multiplier must be one of {', '.join(MULTIPLIER_SOLVERS)}, got {name!r}")
+
+
 def _converged(rate: Tensor, prev: Tensor, tol: float) -> bool:
     return tol > 0 and bool(((rate - prev).abs() <= tol * rate.abs().clamp_min(1.0)).all())
 
 
-def _finish(out, history: list[Tensor], return_history: bool):
-    return (out, torch.stack(history)) if return_history else out
+def _iterate(update, rate, start: Tensor, iters: int, tol: float, return_history: bool, out=None):
+    """WMMSE's outer loop: ``update`` applied to ``start`` at most ``iters`` times, stopping early
+    when every sample's sum rate ``rate(x)`` ``(batch,)`` changes by at most ``tol`` (relative,
+    ``tol=0`` disables).  Returns ``out(x)`` (``x`` if ``out`` is None), and the sum-rate history
+    ``(T+1, batch)`` if ``return_history``."""
+    x, history = start, [rate(start)]
+    for _ in range(iters):
+        x = update(x)
+        history.append(rate(x))
+        if _converged(history[-1], history[-2], tol):
+            break
+    result = x if out is None else out(x)
+    return (result, torch.stack(history)) if return_history else result
 
 
 # --------------------------------------------------------------------------- scalar engine
@@ -107,8 +187,8 @@ def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iter
         noise = noise_var.reshape(b, L)
         off = ~torch.eye(L, dtype=torch.bool, device=g.device)
         v = (budget / S).sqrt().unsqueeze(-1).expand(b, G, S).reshape(b, L)
-        history = [power_control_sum_rate(g, v.square(), noise)]
-        for _ in range(iters):
+
+        def update(v: Tensor) -> Tensor:
             rx = g * v.square().unsqueeze(-1)
             interference = (rx * off).sum(dim=-2) + noise
             signal = (a * v).square()
@@ -120,24 +200,58 @@ def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iter
             den = D + mu.repeat_interleave(S, dim=-1)
             v = torch.where(num > 0, num / den, torch.zeros_like(num))
             total = v.square().reshape(b, G, S).sum(dim=-1)
-            v = v * (budget / total.clamp_min(torch.finfo(v.dtype).tiny)).sqrt().clamp(max=1.0).repeat_interleave(S, -1)
-            history.append(power_control_sum_rate(g, v.square(), noise))
-            if _converged(history[-1], history[-2], tol):
-                break
-        return _finish(v.square().reshape(b, G, S), history, return_history)
+            return v * (budget / total.clamp_min(torch.finfo(v.dtype).tiny)).sqrt().clamp(max=1.0).repeat_interleave(S, -1)
+
+        return _iterate(update, lambda v: power_control_sum_rate(g, v.square(), noise), v, iters, tol, return_history,
+                        lambda v: v.square().reshape(b, G, S))
 
 
 # --------------------------------------------------------------------------- vector engine
-def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -> tuple[Tensor, Tensor]:
+CLOSED_FORM_MIN = 64  # 2x2 blocks from which the closed form beats LAPACK on the CPU (benchmarks/wmmse_iteration.py)
+
+
+def hermitian_eigh(A: Tensor) -> tuple[Tensor, Tensor]:
+    """``torch.linalg.eigh`` of Hermitian ``A`` ``(..., N, N)``: ascending eigenvalues ``(..., N)``
+    and unitary ``U`` ``(..., N, N)`` with ``A = U diag(lam) U^H``.  For 2x2 blocks (ENGNN's
+    two-antenna BSs), at least :data:`CLOSED_FORM_MIN` of them, in closed form
+    (:func:`_eigh_2x2`): LAPACK's per-matrix calls cost 4-5x more there; below, LAPACK is
+    cheaper (`benchmarks/wmmse_iteration.py`)."""
+    if A.shape[-1] == 2 and A[..., 0, 0].numel() >= CLOSED_FORM_MIN:
+        return _eigh_2x2(A)
+    return torch.linalg.eigh(A)
+
+
+def _eigh_2x2(A: Tensor) -> tuple[Tensor, Tensor]:
+    """Eigen-decomposition of Hermitian ``[[a, b], [b*, d]]`` ``(..., 2, 2)``: ``lam = m -+ r``
+    with ``m = (a + d) / 2``, ``delta = (a - d) / 2``, ``r = sqrt(delta^2 + |b|^2)``; the
+    eigenvector of ``m + r`` is ``(r + delta, b*)`` for ``delta >= 0``, else ``(b, r - delta)``
+    (the larger of the two candidates, so no cancellation), that of ``m - r`` its orthogonal
+    ``(-q*, p*)``; ``A = m I`` (``r = 0``) takes the identity's columns."""
+    a, d, b = A[..., 0, 0].real, A[..., 1, 1].real, A[..., 0, 1]
+    m, delta = 0.5 * (a + d), 0.5 * (a - d)
+    r = torch.hypot(delta, b.abs())  # no overflow of delta^2 in float32
+    upper = delta >= 0
+    p = torch.where(upper, (r + delta).to(A.dtype), b)
+    q = torch.where(upper, b.conj(), (r - delta).to(A.dtype))
+    norm = torch.sqrt(2.0 * r) * torch.sqrt(r + delta.abs())  # ||(p, q)||, without overflow
+    degenerate = norm == 0
+    inverse = (1.0 / torch.where(degenerate, torch.ones_like(norm), norm)).to(A.dtype)
+    p = torch.where(degenerate, torch.zeros_like(p), p * inverse)
+    q = torch.where(degenerate, torch.ones_like(q), q * inverse)
+    U = torch.stack((torch.stack((-q.conj(), p), dim=-1), torch.stack((p.conj(), q), dim=-1)), dim=-2)
+    return torch.stack((m - r, m + r), dim=-1), U
+
+
+def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, multiplier) -> tuple[Tensor, Tensor]:
     """Solve ``(A + mu I) v_k = r_k`` for all ``k`` with ``sum_k ||v_k||^2 <= budget``.
 
     ``A = U diag(lam) U^H``; ``lam`` ``(..., N)``, ``U`` ``(..., N, N)``, ``rhs`` ``(..., K, N)``,
-    ``budget`` ``(...)``; ``mu >= 0`` minimal (complementary slackness).  Returns ``v``
-    ``(..., K, N)`` and ``mu`` ``(...)``.
+    ``budget`` ``(...)``; ``mu >= 0`` minimal (complementary slackness), found by ``multiplier``
+    (:func:`multiplier_solver`).  Returns ``v`` ``(..., K, N)`` and ``mu`` ``(...)``.
     """
     Y = torch.einsum("...pn,...kp->...kn", U.conj(), rhs)
     c2 = received_power(Y).sum(dim=-2)
-    mu = min_power_multiplier(lam, c2, budget, steps)
+    mu = multiplier(lam, c2, budget)
     den = (lam + mu.unsqueeze(-1)).unsqueeze(-2)
     X = torch.where(den > 0, Y / den.clamp_min(torch.finfo(lam.dtype).tiny), torch.zeros_like(Y))
     return _into_budget(torch.einsum("...np,...kp->...kn", U, X), budget), mu
@@ -145,22 +259,22 @@ def _solve_bs(lam: Tensor, U: Tensor, rhs: Tensor, budget: Tensor, steps: int) -
 
 def _into_budget(V: Tensor, budget: Tensor) -> Tensor:
     """``V`` ``(..., K, N)`` scaled down where its power exceeds ``budget`` ``(...)`` (the
-    bisection's tolerance).  A BS within its budget divides by nothing, so a switched-off BS
+    multiplier's tolerance).  A BS within its budget divides by nothing, so a switched-off BS
     (power 0) has finite gradients."""
     power = received_power(V).sum(dim=(-2, -1))
     over = torch.where(power > budget, power, budget).clamp_min(torch.finfo(power.dtype).tiny)
     return V * (budget / over).sqrt()[..., None, None]
 
 
-def _solve_bs_differentiable(A: Tensor, rhs: Tensor, budget: Tensor, steps: int) -> Tensor:
+def _solve_bs_differentiable(A: Tensor, rhs: Tensor, budget: Tensor, multiplier) -> Tensor:
     """:func:`_solve_bs` for ``A`` ``(..., N, N)``, differentiable in ``A`` and ``rhs``: ``mu``
-    by the same bisection on detached values, held constant; then ``(A + mu I) v_k = r_k`` solved
+    found as there on detached values, held constant; then ``(A + mu I) v_k = r_k`` solved
     in double precision with ``mu`` floored at :data:`MIN_MULTIPLIER` of ``trace A`` (a slack BS
     whose ``A`` is singular; as in :func:`~designer.wireless.objectives.structured_ic_beams`).
     No eigenvectors are differentiated: their phase is arbitrary, and autograd refuses them."""
     with torch.no_grad():
-        lam, U = torch.linalg.eigh(A)
-        mu = _solve_bs(lam.clamp_min(0), U, rhs, budget, steps)[1]
+        lam, U = hermitian_eigh(A)
+        mu = _solve_bs(lam.clamp_min(0), U, rhs, budget, multiplier)[1]
     wide = torch.complex128
     trace = torch.diagonal(A, dim1=-2, dim2=-1).real.sum(-1).detach()
     mu = torch.maximum(mu, MIN_MULTIPLIER * trace).to(torch.float64)
@@ -169,11 +283,25 @@ def _solve_bs_differentiable(A: Tensor, rhs: Tensor, budget: Tensor, steps: int)
     return _into_budget(X.transpose(-1, -2).to(rhs.dtype), budget)
 
 
-def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """The receiver and weight updates of WMMSE for beams ``V`` ``(batch, M, K, N)``: amplitudes
-    ``amp (batch, stream, UE)``, MMSE receivers ``u`` and weights ``w = 1 + SINR`` ``(batch, K)``,
+def _beamformer_update(A: Tensor, rhs: Tensor, budget: Tensor, multiplier) -> Tensor:
+    """WMMSE's ``v`` update of every BS at once, ``(A_m + mu_m I) v_{m,k} = r_{m,k}`` within
+    budgets: ``A`` ``(batch, M, N, N)``, ``rhs`` ``(batch, M, K, N)``, ``budget`` ``(batch, M)``.
+    Under ``torch.no_grad`` (the reference) each BS's system is solved through its
+    eigen-decomposition (:func:`_solve_bs`); with gradients on, by
+    :func:`_solve_bs_differentiable` (each ``mu_m`` held at its value), so a learned model's
+    beams can be trained through it.  The two agree to the multiplier's floor."""
+    if torch.is_grad_enabled():
+        return _solve_bs_differentiable(A, rhs, budget, multiplier)
+    lam, U = hermitian_eigh(A)
+    return _solve_bs(lam.clamp_min(0), U, rhs, budget, multiplier)[0]
+
+
+def _mmse_step(H: Tensor, amp: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The receiver and weight updates of WMMSE for beams with amplitudes ``amp`` ``(batch,
+    stream, UE)`` (:func:`~designer.wireless.objectives.cooperative_amplitudes`, or
+    :func:`~designer.wireless.objectives.ic_amplitudes` for one stream per BS) over channels
+    ``H`` ``(batch, M, K, N)``: MMSE receivers ``u`` and weights ``w = 1 + SINR`` ``(batch, K)``,
     ``c = w |u|^2`` (complex dtype) and ``A_m = sum_k c_k h_{m,k} h_{m,k}^H`` ``(batch, M, N, N)``."""
-    amp = cooperative_amplitudes(H, V)
     pw = received_power(amp)
     signal = torch.diagonal(pw, dim1=-2, dim2=-1)
     off = ~torch.eye(pw.shape[-1], dtype=torch.bool, device=H.device)
@@ -181,35 +309,51 @@ def _mmse_step(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor,
     u = torch.diagonal(amp, dim1=-2, dim2=-1) / (signal + interference)
     w = 1.0 + signal / interference
     c = (w * received_power(u)).to(H.dtype)
-    return amp, u, w, c, torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
+    return u, w, c, torch.einsum("bk,bmkn,bmkp->bmnp", c, H, H.conj())
 
 
 def _update_terms(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """What a beamformer update needs after :func:`_mmse_step`: ``amp``, ``c`` and ``A`` as there,
-    and the right-hand sides ``w_k u_k h_{m,k}`` ``(batch, M, K, N)``."""
-    amp, u, w, c, A = _mmse_step(H, V, noise_var)
+    """What a beamformer update needs for beams ``V`` ``(batch, M, K, N)``: the amplitudes
+    ``amp``, ``c`` and ``A`` of :func:`_mmse_step`, and the right-hand sides ``w_k u_k h_{m,k}``
+    ``(batch, M, K, N)``."""
+    amp = cooperative_amplitudes(H, V)
+    u, w, c, A = _mmse_step(H, amp, noise_var)
     return amp, c, A, (w * u)[:, None, :, None] * H
 
 
 def wmmse_update(H: Tensor, V: Tensor, budget: Tensor, noise_var: Tensor, mask: Tensor | None = None,
-                 bisection_steps: int = 60) -> Tensor:
+                 bisection_steps: int = 60, multiplier: str = "bisection") -> Tensor:
     """One WMMSE iteration from beams ``V`` when every stream is sent by one BS (Shi et al.
-    2011, Alg. 1: the ``u`` and ``w`` updates, then all BSs' ``v`` updates at once), shapes as in
-    :func:`wmmse_beamforming`; ``mask`` ``(M, K, 1)`` zeroes the streams a BS does not send.
-    Under ``torch.no_grad`` (the reference) each BS's system is solved through its
-    eigen-decomposition; with gradients on, by :func:`_solve_bs_differentiable` (each ``mu_m``
-    held at its bisection value), so a learned model's beams can be trained through the
-    iteration.  The two agree to the multiplier's floor.  Returns the new ``V`` ``(batch, M, K, N)``.
+    2011, Alg. 1: the ``u`` and ``w`` updates, then all BSs' ``v`` updates at once,
+    :func:`_beamformer_update`), shapes as in :func:`wmmse_beamforming`; ``mask`` ``(M, K, 1)``
+    zeroes the streams a BS does not send; ``multiplier`` as :func:`multiplier_solver`.
+    Returns the new ``V`` ``(batch, M, K, N)``.
     """
     _, _, A, rhs = _update_terms(H, V, noise_var)
     if mask is not None:
         rhs = rhs * mask
-    if torch.is_grad_enabled():
-        V = _solve_bs_differentiable(A, rhs, budget, bisection_steps)
-    else:
-        lam, U = torch.linalg.eigh(A)
-        V = _solve_bs(lam.clamp_min(0), U, rhs, budget, bisection_steps)[0]
+    V = _beamformer_update(A, rhs, budget, multiplier_solver(multiplier, bisection_steps))
     return V if mask is None else V * mask
+
+
+def _ic_terms(H: Tensor, v: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`_update_terms` in the interference channel's compact layout, BS ``k`` sending
+    stream ``k`` only: ``H`` ``(batch, K, K, N)``, beams ``v`` ``(batch, K, N)``.  Returns
+    ``c`` ``(batch, K)``, ``A`` ``(batch, K, N, N)`` and the right-hand sides
+    ``w_k u_k h_{k,k}`` ``(batch, K, 1, N)`` (one stream per BS)."""
+    u, w, c, A = _mmse_step(H, ic_amplitudes(H, v), noise_var)
+    own = torch.diagonal(H, dim1=1, dim2=2).movedim(-1, 1)  # h_{k,k}  (batch, K, N)
+    return c, A, ((w * u).unsqueeze(-1) * own).unsqueeze(-2)
+
+
+def wmmse_update_ic(H: Tensor, v: Tensor, budget: Tensor, noise_var: Tensor, multiplier: str = "bisection",
+                    bisection_steps: int = 60) -> Tensor:
+    """:func:`wmmse_update` for the interference channel in its compact layout (a ``K``-th of
+    the work): ``H`` ``(batch, K, K, N)``, ``H[b, m, k] = h_{m,k}``; beams ``v`` ``(batch, K,
+    N)``, ``v[b, k]`` BS ``k``'s beam for UE ``k``; ``budget``, ``noise_var`` ``(batch, K)``.
+    Returns the new ``v`` ``(batch, K, N)``."""
+    _, A, rhs = _ic_terms(H, v, noise_var)
+    return _beamformer_update(A, rhs, budget, multiplier_solver(multiplier, bisection_steps)).squeeze(-2)
 
 
 def _initial_beams(H: Tensor, budget: Tensor, per_bs: Tensor, init: str | Tensor) -> Tensor:
@@ -236,8 +380,8 @@ def _beamforming_rate(H: Tensor, V: Tensor, noise_var: Tensor) -> Tensor:
 
 
 def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *, iters: int = 100,
-                      tol: float = 1e-6, bisection_steps: int = 60, init: str | Tensor = "mrt",
-                      return_history: bool = False):
+                      tol: float = 1e-6, bisection_steps: int = 60, multiplier: str = "bisection",
+                      init: str | Tensor = "mrt", return_history: bool = False):
     """Vector WMMSE for single-antenna UEs served by multi-antenna BSs under per-BS budgets.
 
     ``H``: complex ``(batch, M, K, N)``, ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE ``k``,
@@ -248,7 +392,8 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
     #served_m) h_{m,k}/||h_{m,k}||``; ``"uniform"``, the channel-blind direction ``(1, ..., 1) /
     sqrt(N)`` instead (the start of MPGNN's public WMMSE, Shen et al. 2021, against which ENGNN
     compares); or a tensor ``(batch, M, K, N)``, beams to start from as they are (a learned
-    model's, to refine them; the first update restores the budgets).  Stopping as in
+    model's, to refine them; the first update restores the budgets).  ``multiplier``: how each
+    BS's power multiplier is found (:func:`multiplier_solver`).  Stopping as in
     :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)``
     (zero where not served).
     """
@@ -264,26 +409,45 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         sequential = bool((serve.sum(dim=0) > 1).any())
         per_bs = serve.sum(dim=1).clamp_min(1).to(real)
         V = _initial_beams(H, budget, per_bs, init) * mask
-        history = [_beamforming_rate(H, V, noise_var)]
-        for _ in range(iters):
+        solve_multiplier = multiplier_solver(multiplier, bisection_steps)
+
+        def update(V: Tensor) -> Tensor:
             if not sequential:
-                V = wmmse_update(H, V, budget, noise_var, mask, bisection_steps)
-            else:
-                amp, c, A, rhs = _update_terms(H, V, noise_var)
-                lam, U = torch.linalg.eigh(A)
-                lam = lam.clamp_min(0)
-                V = V.clone()
-                for m in range(M):
-                    coupled = torch.einsum("bj,bjn,bkj->bkn", c, H[:, m], amp)
-                    own = torch.einsum("bnp,bkp->bkn", A[:, m], V[:, m])
-                    r = (rhs[:, m] - coupled + own) * mask[m]
-                    v_new = _solve_bs(lam[:, m], U[:, m], r, budget[:, m], bisection_steps)[0] * mask[m]
-                    amp = amp + torch.einsum("bjn,bkn->bkj", H[:, m].conj(), v_new - V[:, m])
-                    V[:, m] = v_new
-            history.append(_beamforming_rate(H, V, noise_var))
-            if _converged(history[-1], history[-2], tol):
-                break
-        return _finish(V, history, return_history)
+                return wmmse_update(H, V, budget, noise_var, mask, bisection_steps, multiplier)
+            amp, c, A, rhs = _update_terms(H, V, noise_var)
+            lam, U = hermitian_eigh(A)
+            lam = lam.clamp_min(0)
+            V = V.clone()
+            for m in range(M):
+                coupled = torch.einsum("bj,bjn,bkj->bkn", c, H[:, m], amp)
+                own = torch.einsum("bnp,bkp->bkn", A[:, m], V[:, m])
+                r = (rhs[:, m] - coupled + own) * mask[m]
+                v_new = _solve_bs(lam[:, m], U[:, m], r, budget[:, m], solve_multiplier)[0] * mask[m]
+                amp = amp + torch.einsum("bjn,bkn->bkj", H[:, m].conj(), v_new - V[:, m])
+                V[:, m] = v_new
+            return V
+
+        return _iterate(update, lambda V: _beamforming_rate(H, V, noise_var), V, iters, tol, return_history)
+
+
+def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1e-6, bisection_steps: int = 60,
+             multiplier: str = "bisection", init: str | Tensor = "mrt", return_history: bool = False):
+    """:func:`wmmse_beamforming` for the interference channel (BS ``k`` serves UE ``k`` only) in
+    its compact layout, each iteration :func:`wmmse_update_ic` — the same iterates (the tests
+    check it) at less cost.  ``features``: ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``),
+    ``p_max``, ``sigma`` ``(batch, K)``; ``init`` as there (a tensor in its layout ``(batch, K,
+    K, N)``, of which the diagonal is used).  Returns ``v`` ``(batch, K, N)`` (and the history).
+    """
+    with torch.no_grad():
+        H, budget, noise_var = features["H"], features["p_max"], features["sigma"].square()
+        b, K = H.shape[:2]
+        if budget.shape != (b, K) or noise_var.shape != (b, K) or H.shape[2] != K:
+            raise ValueError(f"expected H (batch, K, K, N) with p_max and sigma (batch, K) = {(b, K)}, "
+                             f"got {tuple(H.shape)}, {tuple(budget.shape)} and {tuple(noise_var.shape)}")
+        start = _initial_beams(H, budget, torch.ones_like(budget[0]), init)
+        v = torch.diagonal(start, dim1=1, dim2=2).movedim(-1, 1)
+        return _iterate(lambda v: wmmse_update_ic(H, v, budget, noise_var, multiplier, bisection_steps),
+                        lambda v: sum_rate_ic_beamforming_node(features, {"v": v}), v, iters, tol, return_history)
 
 
 # --------------------------------------------------------------------------- problem wrappers
@@ -342,21 +506,17 @@ def wmmse_d2d_link_scheduling(features: Mapping[str, Tensor], **kwargs):
 def wmmse_ic_beamforming(features: Mapping[str, Tensor], variant: str = "edge", **kwargs):
     """WMMSE for interference-channel beamforming (ENGNN eq. 4; reference of ENGNN §IV-A).
 
-    ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``), ``p_max``, ``sigma`` ``(batch, K)``.
-    Returns ``{"V": (batch, K, K, N)}`` (only ``V[:, k, k]`` non-zero) for ``variant="edge"`` or
-    ``{"v": (batch, K, N)}`` for ``variant="node"``.
+    ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``), ``p_max``, ``sigma`` ``(batch, K)``; runs
+    :func:`wmmse_ic` (``kwargs``).  Returns ``{"V": (batch, K, K, N)}`` (only ``V[:, k, k]``
+    non-zero) for ``variant="edge"`` or ``{"v": (batch, K, N)}`` for ``variant="node"``.
     """
-    H, p_max, sigma = features["H"], features["p_max"], features["sigma"]
-    K = H.shape[1]
-    serve = torch.eye(K, dtype=torch.bool, device=H.device)
-    res = wmmse_beamforming(H, p_max, sigma.square(), serve, **kwargs)
     if variant == "edge":
-        fn = lambda V: {"V": V}  # noqa: E731
+        fn = lambda v: {"V": ic_pair_beams(features, {"v": v})}  # noqa: E731
     elif variant == "node":
-        fn = lambda V: {"v": torch.diagonal(V, dim1=1, dim2=2).movedim(-1, 1)}  # noqa: E731
+        fn = lambda v: {"v": v}  # noqa: E731
     else:
         raise ValueError(f"variant must be 'edge' or 'node', got {variant!r}")
-    return _map_out(res, fn, kwargs.get("return_history", False))
+    return _map_out(wmmse_ic(features, **kwargs), fn, kwargs.get("return_history", False))
 
 
 def wmmse_ic_beamforming_edge(features: Mapping[str, Tensor], **kwargs):
@@ -379,20 +539,16 @@ def wmmse_ic_beamforming_structured(features: Mapping[str, Tensor], **kwargs):
     |u_j|^2)`` per UE, ``multiplier = log mu_k`` and ``power = ||v_k||^2`` per BS — so the sum
     rate is that of iteration ``iters + 1`` (up to the objective's floor on ``mu_k``; the logs are
     clamped to ``±LOG_LIMIT``: a UE whose beam is off has ``c_j = 0``, an unconstrained BS
-    ``mu_k = 0``).  ``kwargs`` go to
-    :func:`wmmse_beamforming` (not ``return_history``).  Returns ``{"weight", "multiplier",
-    "power"}``, each ``(batch, K)``.
+    ``mu_k = 0``).  ``kwargs`` go to :func:`wmmse_ic` (not ``return_history``).  Returns
+    ``{"weight", "multiplier", "power"}``, each ``(batch, K)``.
     """
     H, p_max, sigma = features["H"], features["p_max"], features["sigma"]
-    K = H.shape[1]
-    steps = kwargs.get("bisection_steps", 60)
-    V = wmmse_beamforming(H, p_max, sigma.square(), torch.eye(K, dtype=torch.bool, device=H.device), **kwargs)
+    solve_multiplier = multiplier_solver(kwargs.get("multiplier", "bisection"), kwargs.get("bisection_steps", 60))
+    v = wmmse_ic(features, **kwargs)
     with torch.no_grad():
-        _, u, w, c, A = _mmse_step(H, V, sigma.square())
-        lam, U = torch.linalg.eigh(A)
-        lam = lam.clamp_min(0)
-        rhs = torch.diagonal((w * u)[:, None, :, None] * H, dim1=1, dim2=2).movedim(-1, 1)  # w_k u_k h_{k,k}
-        v, mu = _solve_bs(lam, U, rhs.unsqueeze(-2), p_max, steps)  # one stream per BS: (batch, K, 1, N)
+        c, A, rhs = _ic_terms(H, v, sigma.square())
+        lam, U = hermitian_eigh(A)
+        v, mu = _solve_bs(lam.clamp_min(0), U, rhs, p_max, solve_multiplier)
         logs = {"weight": c.real.log(), "multiplier": mu.log()}
         return {**{k: t.clamp(-LOG_LIMIT, LOG_LIMIT) for k, t in logs.items()},
                 "power": received_power(v).sum(dim=(-2, -1))}
