@@ -346,8 +346,8 @@ def _ic_terms(H: Tensor, v: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, 
     return c, A, ((w * u).unsqueeze(-1) * own).unsqueeze(-2)
 
 
-def wmmse_update_ic(H: Tensor, v: Tensor, budget: Tensor, noise_var: Tensor, multiplier: str = "bisection",
-                    bisection_steps: int = 60) -> Tensor:
+def wmmse_update_ic(H: Tensor, v: Tensor, budget: Tensor, noise_var: Tensor, bisection_steps: int = 60,
+                    multiplier: str = "bisection") -> Tensor:
     """:func:`wmmse_update` for the interference channel in its compact layout (a ``K``-th of
     the work): ``H`` ``(batch, K, K, N)``, ``H[b, m, k] = h_{m,k}``; beams ``v`` ``(batch, K,
     N)``, ``v[b, k]`` BS ``k``'s beam for UE ``k``; ``budget``, ``noise_var`` ``(batch, K)``.
@@ -446,7 +446,7 @@ def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1
                              f"got {tuple(H.shape)}, {tuple(budget.shape)} and {tuple(noise_var.shape)}")
         start = _initial_beams(H, budget, torch.ones_like(budget[0]), init)
         v = torch.diagonal(start, dim1=1, dim2=2).movedim(-1, 1)
-        return _iterate(lambda v: wmmse_update_ic(H, v, budget, noise_var, multiplier, bisection_steps),
+        return _iterate(lambda v: wmmse_update_ic(H, v, budget, noise_var, bisection_steps, multiplier),
                         lambda v: sum_rate_ic_beamforming_node(features, {"v": v}), v, iters, tol, return_history)
 
 
