@@ -33,7 +33,7 @@ import torch
 
 from designer.evaluation import device_name
 from designer.wireless import scenarios
-from designer.wireless.objectives import ic_pair_beams, sum_rate_ic_beamforming_node
+from designer.wireless.objectives import ic_pair_beams, pair_diagonal, sum_rate_ic_beamforming_node
 from designer.wireless.references import wmmse_beamforming, wmmse_ic, wmmse_update, wmmse_update_ic
 from designer.wireless.references.wmmse import _eigh_2x2
 
@@ -49,15 +49,13 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def iteration_ways(features: dict):
-    """name -> function returning the beams ``(b, K, N)`` after one iteration from MRT at full power."""
+    """name -> function returning the beams ``(b, K, N)`` after one iteration from MRT at full power
+    (WMMSE's start, ``wmmse_ic(features, iters=0)``)."""
     H, budget, noise_var = features["H"], features["p_max"], features["sigma"].square()
-    K = H.shape[1]
-    own = torch.diagonal(H, dim1=1, dim2=2).movedim(-1, 1)
-    v = own / torch.linalg.vector_norm(own, dim=-1, keepdim=True) * budget.sqrt().unsqueeze(-1)
-    V, mask = ic_pair_beams(features, {"v": v}), torch.eye(K)[..., None]
-    diagonal = lambda X: torch.diagonal(X, dim1=1, dim2=2).movedim(-1, 1)  # noqa: E731
+    v = wmmse_ic(features, iters=0)
+    V, mask = ic_pair_beams(features, {"v": v}), torch.eye(H.shape[1])[..., None]
     return {
-        f"edge layout, {m}": (lambda m=m: diagonal(wmmse_update(H, V, budget, noise_var, mask, multiplier=m)))
+        f"edge layout, {m}": (lambda m=m: pair_diagonal(wmmse_update(H, V, budget, noise_var, mask, multiplier=m)))
         for m in ("bisection", "newton")
     } | {
         f"compact layout, {m}": (lambda m=m: wmmse_update_ic(H, v, budget, noise_var, multiplier=m))

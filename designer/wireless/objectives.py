@@ -34,6 +34,7 @@ __all__ = [
     "structured_ic_beams",
     "decode_ic_beamforming_structured",
     "ic_pair_beams",
+    "pair_diagonal",
     "edge_beams",
     "sum_rate_ibc_power_allocation",
     "sum_rate_cooperative_beamforming",
@@ -166,12 +167,18 @@ def ic_amplitudes(H: Tensor, v: Tensor) -> Tensor:
     return torch.einsum("bsrn,bsn->bsr", H.conj(), v)
 
 
+def pair_diagonal(X: Tensor) -> Tensor:
+    """The pairs' entries ``X[b, k, k]`` of a BS-UE layout ``(batch, K, K, ...)``, as
+    ``(batch, K, ...)``: the direct channels ``h_{k,k}`` of ``H``, the beams ``v_k`` of ``V``."""
+    return torch.diagonal(X, dim1=1, dim2=2).movedim(-1, 1)
+
+
 def _ic_beams(actions: Mapping[str, Tensor], what: str) -> Tensor:
     """The beams ``v (batch, K, N)``: node variant ``actions["v"]``, or the diagonal
     ``V[b, k, k, :]`` of the edge variant's ``actions["V"] (batch, K, K, N)``."""
     if "v" in actions:
         return actions["v"]
-    return torch.diagonal(_need(actions, "V", what), dim1=1, dim2=2).movedim(-1, 1)
+    return pair_diagonal(_need(actions, "V", what))
 
 
 def ic_pair_beams(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
@@ -240,7 +247,7 @@ def structured_ic_beams(H: Tensor, weight: Tensor, multiplier: Tensor, power: Te
     Hw = H.to(wide)
     A = torch.einsum("bkj,bkjn,bkjp->bknp", c.to(wide), Hw, Hw.conj())
     eye = torch.eye(H.shape[-1], dtype=wide, device=H.device)
-    direct = torch.diagonal(Hw, dim1=1, dim2=2).movedim(-1, 1)
+    direct = pair_diagonal(Hw)
     d = torch.linalg.solve(A + mu[..., None, None] * eye, direct.unsqueeze(-1)).squeeze(-1)
     d = d / torch.linalg.vector_norm(d, dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
     return d.to(H.dtype) * power.clamp_min(torch.finfo(power.dtype).tiny).sqrt().unsqueeze(-1)

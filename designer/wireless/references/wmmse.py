@@ -37,6 +37,7 @@ from ..objectives import (
     cooperative_amplitudes,
     ic_amplitudes,
     ic_pair_beams,
+    pair_diagonal,
     power_control_sum_rate,
     received_power,
     sinr_rates,
@@ -342,7 +343,7 @@ def _ic_terms(H: Tensor, v: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, 
     ``c`` ``(batch, K)``, ``A`` ``(batch, K, N, N)`` and the right-hand sides
     ``w_k u_k h_{k,k}`` ``(batch, K, 1, N)`` (one stream per BS)."""
     u, w, c, A = _mmse_step(H, ic_amplitudes(H, v), noise_var)
-    own = torch.diagonal(H, dim1=1, dim2=2).movedim(-1, 1)  # h_{k,k}  (batch, K, N)
+    own = pair_diagonal(H)  # h_{k,k}  (batch, K, N)
     return c, A, ((w * u).unsqueeze(-1) * own).unsqueeze(-2)
 
 
@@ -444,8 +445,7 @@ def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1
         if budget.shape != (b, K) or noise_var.shape != (b, K) or H.shape[2] != K:
             raise ValueError(f"expected H (batch, K, K, N) with p_max and sigma (batch, K) = {(b, K)}, "
                              f"got {tuple(H.shape)}, {tuple(budget.shape)} and {tuple(noise_var.shape)}")
-        start = _initial_beams(H, budget, torch.ones_like(budget[0]), init)
-        v = torch.diagonal(start, dim1=1, dim2=2).movedim(-1, 1)
+        v = pair_diagonal(_initial_beams(H, budget, torch.ones_like(budget[0]), init))
         return _iterate(lambda v: wmmse_update_ic(H, v, budget, noise_var, bisection_steps, multiplier),
                         lambda v: sum_rate_ic_beamforming_node(features, {"v": v}), v, iters, tol, return_history)
 
