@@ -142,7 +142,7 @@ def _evaluate(args) -> int:
                           seed=args.seed, device=args.device, scenario=dict(args.scenario or []), sweep=args.sweep,
                           batch=args.batch, reference_batch=args.reference_batch,
                           reference_options=dict(args.reference_option or []), compile_mode=args.compile,
-                          refine=args.refine)
+                          refine=args.refine, problem=args.problem)
         if args.plot:
             if not args.sweep:
                 raise ValueError("--plot needs --sweep KEY=V1,V2,...")
@@ -153,7 +153,8 @@ def _evaluate(args) -> int:
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
-        print(f"{result['problem']} ({result['arch']}) on {result['device']} ({result['device_name']}), "
+        trained = "" if result["trained_problem"] == result["problem"] else f", trained on {result['trained_problem']}"
+        print(f"{result['problem']} ({result['arch']}{trained}) on {result['device']} ({result['device_name']}), "
               f"{result['samples']} samples")
         print("| sizes | model (bits/s/Hz) | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
         print("|---|---|---|---|---|---|---|")
@@ -258,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--refine", type=int, default=0, metavar="T",
                     help="also score the model's beams refined by T iterations of the reference started from "
                          "them, timed with the model (interference channel, cooperative beamforming)")
+    ev.add_argument("--problem",
+                    help="score the model as this problem instead of the training run's: one with the same "
+                         "sampler, features and actions, e.g. a model trained as ic_beamforming_refined3 run with "
+                         "eight WMMSE iterations inside as ic_beamforming_refined8")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--plot", help="write a PNG of the sweep (needs matplotlib)")

@@ -11,6 +11,7 @@ import torch
 
 from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, check_scenario, chunks,
                        load_checkpoint, problem_for, reference_for, sample)
+from .wireless import Problem
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -81,7 +82,7 @@ def load_model(checkpoint: str, device: str = "cpu"):
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
              device: str = "cpu", batch: int = 256, reference_batch: int | None = None,
              reference_options: dict | None = None, compile_mode: str | None = None, refine: int = 0,
-             scenario: dict | None = None, sweep: tuple[str, list] | None = None) -> dict:
+             scenario: dict | None = None, sweep: tuple[str, list] | None = None, problem: str | None = None) -> dict:
     """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample: at the training
     run's sizes, then one row per entry of ``sizes`` (size overrides), then one per value of
     ``sweep`` (a size symbol or a scenario keyword, and its values);
@@ -93,13 +94,16 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     iterations of the reference started from them (``refined``: sum rate, ratio, ms per sample of
     model and refinement together, in the model's batches; problems with ``Problem.warm_start``).
     ``scenario``: keywords of the problem's scenario (see :func:`check_scenario`) that replace the
-    training run's in every row; a scenario keyword swept replaces them in its rows."""
+    training run's in every row; a scenario keyword swept replaces them in its rows. ``problem``:
+    score the model as this problem instead of the training run's — one with the same sampler,
+    features and actions (:func:`as_problem`; e.g. a model trained with three WMMSE iterations
+    inside, ``ic_beamforming_refined3``, run with eight: ``ic_beamforming_refined8``)."""
     reference_batch = samples if reference_batch is None else reference_batch
     check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
     if refine < 0:
         raise ValueError(f"refine must be a number of iterations >= 0, got {refine}")
     eager, config = load_model(checkpoint, device)
-    problem = problem_for(config.problem)
+    problem = as_problem(problem_for(config.problem), problem_for(problem or config.problem))
     if refine and problem.warm_start is None:
         raise ValueError(f"problem {problem.name!r} cannot start its reference from a model's output (refine)")
     scenario = {**config.scenario, **(scenario or {})}
@@ -136,11 +140,29 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
                               "ms_per_sample": 1e3 * refined_seconds / samples,
                               "speedup": reference_seconds / refined_seconds}
         rows.append(row)
-    return {"checkpoint": str(checkpoint), "problem": config.problem, "spec": config.spec, "arch": config.arch,
+    return {"checkpoint": str(checkpoint), "problem": problem.name, "trained_problem": config.problem,
+            "spec": config.spec, "arch": config.arch,
             "device": device, "device_name": device_name(device), "samples": samples, "batch": batch,
             "reference_batch": reference_batch, "reference_options": dict(reference_options or {}),
             "compile_mode": compile_mode, "refine": refine, "seed": seed,
             "rows": rows}
+
+
+def as_problem(trained: Problem, other: Problem) -> Problem:
+    """``other``, checked to take a model trained on problem ``trained``: the same sampler (so the
+    same scenario keywords), features and actions; only the objective — how the actions are
+    decoded and scored — may differ.  A ValueError names what differs."""
+    def name(value):
+        return getattr(value, "__name__", value)
+
+    differs = [f"{what} {name(a)} against {name(b)}" for what, a, b in (
+        ("sampler", trained.sample, other.sample), ("features", trained.features, other.features),
+        ("actions", trained.actions, other.actions)) if a != b]
+    if differs:
+        raise ValueError(f"the checkpoint was trained on problem {trained.name!r}, which problem {other.name!r} does "
+                         f"not fit ({'; '.join(differs)}): a model runs only as a problem with the same sampler, "
+                         f"features and actions")
+    return other
 
 
 def _swept(plan, sweep: tuple[str, list] | None) -> list[tuple[dict, dict]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from .atomic import save_torch, write_files
-from .wireless import PROBLEMS, Problem
+from .wireless import Problem, problem_for
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"  # the state with the best validation sum rate so far
@@ -59,12 +59,6 @@ class TrainConfig:
     device: str = "cpu"
     backend: str = "auto"  # DDP backend under torchrun: "auto" (NCCL on GPU, gloo on CPU) | "gloo" | "nccl"
     out: str = "runs/run"
-
-
-def problem_for(name: str) -> Problem:
-    if name not in PROBLEMS:
-        raise ValueError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))}")
-    return PROBLEMS[name]
 
 
 def reference_for(problem: Problem, sizes: dict[str, int]):
@@ -361,9 +355,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
                    "objective": "imitation" if imitating else "sum_rate",
                    "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}
         if not math.isfinite(metrics["train_loss"]):
+            saved = f"checkpoint.pt holds epoch {epoch}" if epoch else "no checkpoint written"
             raise FloatingPointError(f"{config.out}: epoch {epoch + 1}: the training loss is not finite; stopped "
-                                     f"without saving this epoch (checkpoint.pt holds epoch {epoch}); "
-                                     f"try a lower --lr or --clip-grad")
+                                     f"without saving this epoch ({saved}); try a lower --lr or --clip-grad")
         best = max((h["val_sum_rate"] for h in history if h["val_sum_rate"] is not None), default=None)
         history.append(metrics)
         if rank == 0:

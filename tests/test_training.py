@@ -106,7 +106,7 @@ def test_a_loss_that_turns_nan_stops_training_before_the_checkpoint(tmp_path, mo
 
     monkeypatch.setattr(training, "problem_for", lambda name: dataclasses.replace(problem, sum_rate=turns_nan))
     run = config(tmp_path, epochs=3, val_every=5)
-    with pytest.raises(FloatingPointError, match="epoch 2: the training loss is not finite"):
+    with pytest.raises(FloatingPointError, match="epoch 2: the training loss is not finite.*checkpoint.pt holds epoch 1"):
         train(run, progress=False)
     assert load_checkpoint(tmp_path / "run")["epoch"] == 1
     calls.clear()
@@ -115,7 +115,8 @@ def test_a_loss_that_turns_nan_stops_training_before_the_checkpoint(tmp_path, mo
             "--out", str(tmp_path / "cli")] + [a for k, v in TINY.items() for a in ("--model-option", f"{k}={v}")]
     calls.extend([1, 1])  # nan from the first batch
     assert main(argv) == 1
-    assert "the training loss is not finite" in capsys.readouterr().err
+    assert "epoch 1: the training loss is not finite; stopped without saving this epoch (no checkpoint written)" \
+        in capsys.readouterr().err
 
 
 def test_imitation_needs_a_problem_that_defines_it(tmp_path):
@@ -354,6 +355,35 @@ def test_evaluate_refines_the_model_with_the_reference(tmp_path, capsys):
     train(config(tmp_path, out=str(tmp_path / "mcmu")), progress=False)
     with pytest.raises(ValueError, match="cannot start its reference from a model's output"):
         evaluate(str(tmp_path / "mcmu"), samples=2, refine=1)
+
+
+def test_evaluate_scores_the_model_as_another_problem(tmp_path, capsys):
+    """``problem=``: a structured model scored as a refined problem (the same network, WMMSE
+    iterations after it) — its rows are that problem's sum rate of the model's actions; a
+    problem with other actions or another sampler is refused, naming what differs."""
+    run = config(tmp_path, spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
+                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
+    train(run, progress=False)
+    result = evaluate(run.out, samples=5, batch=2, problem="ic_beamforming_refined4")
+    assert result["problem"] == "ic_beamforming_refined4" and result["trained_problem"] == "ic_beamforming_structured"
+    refined = problem_for("ic_beamforming_refined4")
+    features = sample(refined, 5, {"K": 3, "N": 2}, 12345, "cpu")
+    model, _ = load_model(run.out)
+    with torch.no_grad():
+        expected = refined.sum_rate(features, model(**features)).mean().item()
+    assert result["rows"][0]["model_sum_rate"] == pytest.approx(expected, rel=1e-5)
+    plain = evaluate(run.out, samples=5, batch=2)
+    assert plain["trained_problem"] == plain["problem"] == "ic_beamforming_structured"
+    assert result["rows"][0]["model_sum_rate"] > plain["rows"][0]["model_sum_rate"]  # WMMSE is monotone
+    assert result["rows"][0]["reference_sum_rate"] == pytest.approx(plain["rows"][0]["reference_sum_rate"], rel=1e-5)
+    assert main(["evaluate", run.out, "--samples", "3", "--problem", "ic_beamforming_refined2"]) == 0
+    assert "trained on ic_beamforming_structured" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="does not fit .*actions \\('weight', 'multiplier', 'power'\\) against"):
+        evaluate(run.out, samples=2, problem="ic_beamforming_edge")
+    assert main(["evaluate", run.out, "--samples", "2", "--problem", "mcmu_power_allocation"]) != 0
+    assert "sampler sample_ic_beamforming_edge against sample_mcmu_power_allocation" in capsys.readouterr().err
+    assert main(["evaluate", run.out, "--samples", "2", "--problem", "ic_beamforming_refined1"]) != 0
+    assert "unknown problem 'ic_beamforming_refined1'" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),

@@ -15,8 +15,9 @@ and the standard library.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable, Mapping
 
 from torch import Generator, Tensor
@@ -123,12 +124,17 @@ class Problem:
     refine_offset: int = 0
 
 
-INNER_ITERATIONS = (1, 2, 3, 5)  # the refined problems' WMMSE iterations inside the model
+INNER_ITERATIONS = (1, 2, 3, 5)  # the registered refined problems' WMMSE iterations inside the model
+_REFINED_NAME = re.compile(r"ic_beamforming_refined([2-9]|[1-9][0-9]+)")
 
 
-def _refined_problem(inner_iterations: int) -> Problem:
+@lru_cache(maxsize=None)
+def refined_problem(inner_iterations: int) -> Problem:
     """``ic_beamforming_refined`` (one WMMSE iteration inside the model), or
-    ``ic_beamforming_refined<n>`` (``n`` iterations, one of :data:`INNER_ITERATIONS`)."""
+    ``ic_beamforming_refined<n>`` (``n`` iterations; :data:`INNER_ITERATIONS` are registered in
+    :data:`PROBLEMS`, any ``n >= 2`` is found by :func:`problem_for`)."""
+    if isinstance(inner_iterations, bool) or not isinstance(inner_iterations, int) or inner_iterations < 1:
+        raise ValueError(f"a refined problem has at least one WMMSE iteration inside the model, got {inner_iterations!r}")
     n = {"inner_iterations": inner_iterations}
     return Problem(f"ic_beamforming_refined{'' if inner_iterations == 1 else inner_iterations}",
                    sample_ic_beamforming_edge, partial(sum_rate_ic_beamforming_refined, **n),
@@ -162,7 +168,7 @@ _PROBLEM_LIST = [
             "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE",
             imitation=imitation_ic_beamforming_structured, augment=augment_ic_beamforming,
             decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams, refine_offset=1),
-    *[_refined_problem(n) for n in INNER_ITERATIONS],
+    *[refined_problem(n) for n in INNER_ITERATIONS],
     Problem("ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation,
             wmmse_ibc_power_allocation, ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE"),
     Problem("cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
@@ -182,10 +188,25 @@ _PROBLEM_LIST = [
 PROBLEMS: dict[str, Problem] = {p.name: p for p in _PROBLEM_LIST}
 REFINED_PROBLEMS = tuple(name for name in PROBLEMS if name.startswith("ic_beamforming_refined"))
 
+
+def problem_for(name: str) -> Problem:
+    """The problem called ``name``: one of :data:`PROBLEMS`, or ``ic_beamforming_refined<n>`` for
+    any ``n >= 2`` WMMSE iterations inside the model (:func:`refined_problem`; e.g. a model
+    trained with three, evaluated with eight)."""
+    if name in PROBLEMS:
+        return PROBLEMS[name]
+    match = _REFINED_NAME.fullmatch(name)
+    if match:
+        return refined_problem(int(match[1]))
+    raise ValueError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))}, "
+                     f"and ic_beamforming_refined<n> for any n >= 2 WMMSE iterations inside the model")
+
 __all__ = [
     "PROBLEMS",
     "REFINED_PROBLEMS",
     "INNER_ITERATIONS",
+    "problem_for",
+    "refined_problem",
     "Problem",
     "objectives",
     "references",

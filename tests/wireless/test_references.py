@@ -149,6 +149,27 @@ def test_newton_multiplier_matches_the_bisection(n):
     assert R.newton_multiplier(lam.float(), c2.float(), budget.float()).dtype == torch.float32
 
 
+def test_newton_multiplier_with_subnormal_terms():
+    """A switched-off beam in float32 leaves its BS terms ``c2 ~ 1e-45`` beside a zero and a large
+    eigenvalue: the root lies within rounding of Newton's start, which the fifteenth session's
+    version floored above the root, from where a Newton step overshot below ``-lam`` (NaN in
+    training). The multiplier is finite and equals a 200-step bisection in float64, also over
+    random blocks whose terms reach down to float32's subnormals."""
+    lam = torch.tensor([[0.0, 83857488.0]])
+    c2 = torch.tensor([[1.401298464324817e-45, 4.203895392974451e-45]])
+    budget = torch.ones(1)
+    expected = R.min_power_multiplier(lam.double(), c2.double(), budget.double(), steps=200)
+    assert torch.allclose(R.newton_multiplier(lam, c2, budget).double(), expected, rtol=1e-6, atol=0)
+    g = torch.Generator().manual_seed(5)
+    lam = 10 ** (torch.rand(5000, 2, generator=g) * 16 - 8)
+    lam[torch.rand(5000, 2, generator=g) < 0.3] = 0.0
+    c2 = (10 ** (torch.rand(5000, 2, generator=g, dtype=D) * 50 - 46)).float()  # down to 1e-45
+    fast = R.newton_multiplier(lam, c2, torch.ones(5000))
+    slow = R.min_power_multiplier(lam.double(), c2.double(), torch.ones(5000, dtype=D), steps=200)
+    assert torch.isfinite(fast).all() and (slow > 0).any()
+    assert torch.allclose(fast.double(), slow, rtol=1e-5, atol=0)
+
+
 def test_multiplier_solver_names():
     assert R.multiplier_solver("newton") is R.newton_multiplier
     with pytest.raises(ValueError, match="bisection, newton"):

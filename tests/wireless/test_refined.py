@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from designer.wireless import INNER_ITERATIONS, PROBLEMS, REFINED_PROBLEMS, refined
+from designer.wireless import INNER_ITERATIONS, PROBLEMS, REFINED_PROBLEMS, problem_for, refined, refined_problem
 from designer.wireless import references as R
 from designer.wireless import scenarios as sc
+from designer.wireless import objectives as obj
 from designer.wireless.objectives import ic_pair_beams
 
 D = torch.float64
@@ -120,6 +121,27 @@ def test_refined_reference_scores_the_structured_reference(inner, name):
         assert torch.allclose(ours.sum_rate(f, ours.reference(f, iters=iters, tol=0)), expected, rtol=1e-10)
     with pytest.raises(ValueError, match=f"iters must be at least {inner}"):
         ours.reference(f, iters=inner - 1)
+
+
+def test_any_number_of_inner_iterations_is_a_problem():
+    """``ic_beamforming_refined<n>`` names a problem for every n >= 2, registered or not: its
+    sum rate is that of n iterations inside the model (registered names resolve to themselves);
+    n = 0, 1 (the bare name), a leading zero or a non-integer are unknown problems."""
+    f = _features()
+    a = _actions(f)
+    for n in (2, 4, 12):
+        problem = problem_for(f"ic_beamforming_refined{n}")
+        assert problem.name == f"ic_beamforming_refined{n}" and problem is refined_problem(n)
+        expected = obj.sum_rate_ic_beamforming_node(f, refined.decode_ic_beamforming_refined(f, a, n))
+        assert torch.allclose(problem.sum_rate(f, a), expected, rtol=1e-12)
+    assert all(problem_for(name) is PROBLEMS[name] for name in REFINED_PROBLEMS)
+    for name in ("ic_beamforming_refined0", "ic_beamforming_refined1", "ic_beamforming_refined04",
+                 "ic_beamforming_refined2.5", "ic_beamforming_refined-3"):
+        with pytest.raises(ValueError, match="unknown problem .* ic_beamforming_refined<n> for any n >= 2"):
+            problem_for(name)
+    for bad in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="at least one WMMSE iteration"):
+            refined_problem(bad)
 
 
 def test_refined_beams_are_permutation_equivariant():

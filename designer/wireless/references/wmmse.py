@@ -106,8 +106,10 @@ def newton_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = NEWT
     ``phi(mu)^(-1/2) = budget^(-1/2)``, ``phi(mu) = sum_i c2_i / (lam_i + mu)^2`` (as for the
     trust-region subproblem, Moré & Sorensen 1983): ``phi^(-1/2)`` is concave and increasing, so
     from below the root the iterates rise to it monotonically, quadratically at the end.  The
-    start ``max_i sqrt(c2_i / budget) - lam_i`` lies below the root (each term alone exceeds
-    the budget there); it is floored at :data:`MIN_MULTIPLIER` of ``max lam`` (``phi`` finite).
+    start ``lower = max_i sqrt(c2_i / budget) - lam_i`` lies below the root (each term alone
+    exceeds the budget there), and every iterate is kept at or above it, where each ``lam_i + mu``
+    with ``c2_i > 0`` is positive (``phi`` finite) — a guard for rounding: a BS whose terms are
+    subnormal (``c2 ~ 1e-45``, a switched-off beam) has its root within rounding of ``lower``.
     A fixed number of ``steps`` (no data-dependent loop), in float64; ``mu = 0`` where the
     budget holds at 0.  The result lies at or below the root, so the power may exceed the budget
     by rounding: callers rescale (:func:`_into_budget`).  Shapes as :func:`min_power_multiplier`.
@@ -117,15 +119,15 @@ def newton_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = NEWT
     # over a leading one it is a few additions
     lam64, c2_64 = lam.to(wide).movedim(-1, 0).contiguous(), c2.to(wide).movedim(-1, 0).contiguous()
     budget64 = budget.to(wide).clamp_min(torch.finfo(wide).tiny)
-    start = ((c2_64 / budget64).sqrt() - lam64).amax(dim=0)
-    mu = torch.maximum(start, MIN_MULTIPLIER * lam64.amax(dim=0))
+    tiny = torch.finfo(wide).tiny
+    lower = mu = ((c2_64 / budget64).sqrt() - lam64).amax(dim=0)
     for _ in range(steps):
-        den = lam64 + mu
+        den = lam64 + mu  # >= 0, and > 0 where c2 > 0
         terms = _secular_terms(c2_64, den)
         phi = terms.sum(dim=0)
-        slope = -2.0 * (terms / den).sum(dim=0)  # phi'(mu) < 0
-        step = 2.0 * phi * (1.0 - (phi / budget64).sqrt()) / slope.clamp_max(-torch.finfo(wide).tiny)
-        mu = mu + torch.where(slope < 0, step, torch.zeros_like(step))
+        slope = -2.0 * (terms / den.clamp_min(tiny)).sum(dim=0)  # phi'(mu) < 0
+        step = 2.0 * phi * (1.0 - (phi / budget64).sqrt()) / slope.clamp_max(-tiny)
+        mu = torch.maximum(mu + torch.where(slope < 0, step, torch.zeros_like(step)), lower)
     feasible0 = _secular_terms(c2_64, lam64).sum(dim=0) <= budget64
     return torch.where(feasible0, torch.zeros_like(mu), mu).to(lam.dtype)
 
