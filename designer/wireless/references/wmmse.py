@@ -65,6 +65,9 @@ __all__ = [
     "wmmse_mu_miso_precoding",
 ]
 
+BISECTION_STEPS = 60  # the reference's bisection steps per multiplier (its 1-D search, Shi et al. 2011)
+DEFAULT_MULTIPLIER = "bisection"  # the reference's multiplier solver (one of MULTIPLIER_SOLVERS)
+
 
 # --------------------------------------------------------------------------- shared pieces
 def _secular_terms(c2: Tensor, den: Tensor) -> Tensor:
@@ -73,7 +76,7 @@ def _secular_terms(c2: Tensor, den: Tensor) -> Tensor:
     return torch.where(c2 > 0, c2 / den.square(), torch.zeros_like(c2))
 
 
-def min_power_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = 60) -> Tensor:
+def min_power_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = BISECTION_STEPS) -> Tensor:
     """Smallest ``mu >= 0`` with ``sum_i c2_i / (lam_i + mu)^2 <= budget`` (bisection).
 
     ``lam``, ``c2``: real ``(..., n)`` with ``lam >= 0``, ``c2 >= 0``; ``budget``: ``(...)``.
@@ -135,7 +138,7 @@ def newton_multiplier(lam: Tensor, c2: Tensor, budget: Tensor, steps: int = NEWT
 MULTIPLIER_SOLVERS = ("bisection", "newton")
 
 
-def multiplier_solver(name: str, bisection_steps: int = 60):
+def multiplier_solver(name: str, bisection_steps: int = BISECTION_STEPS):
     """The function ``(lam, c2, budget) -> mu`` that finds each BS's power multiplier:
     ``"bisection"`` (:func:`min_power_multiplier`, Shi et al.'s choice) or ``"newton"``
     (:func:`newton_multiplier`: the same multiplier in 12 Newton steps instead of 60 bisection
@@ -168,7 +171,7 @@ def _iterate(update, rate, start: Tensor, iters: int, tol: float, return_history
 
 # --------------------------------------------------------------------------- scalar engine
 def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iters: int = 100, tol: float = 1e-6,
-                        bisection_steps: int = 60, return_history: bool = False):
+                        bisection_steps: int = BISECTION_STEPS, return_history: bool = False):
     """Scalar WMMSE power control with per-group budgets.
 
     ``gain``: real ``(batch, G, S, G, S)``; ``gain[b, g, s, h, t]`` = power gain from Tx node
@@ -325,7 +328,7 @@ def _update_terms(H: Tensor, V: Tensor, noise_var: Tensor) -> tuple[Tensor, Tens
 
 
 def wmmse_update(H: Tensor, V: Tensor, budget: Tensor, noise_var: Tensor, mask: Tensor | None = None,
-                 bisection_steps: int = 60, multiplier: str = "bisection") -> Tensor:
+                 bisection_steps: int = BISECTION_STEPS, multiplier: str = DEFAULT_MULTIPLIER) -> Tensor:
     """One WMMSE iteration from beams ``V`` when every stream is sent by one BS (Shi et al.
     2011, Alg. 1: the ``u`` and ``w`` updates, then all BSs' ``v`` updates at once,
     :func:`_beamformer_update`), shapes as in :func:`wmmse_beamforming`; ``mask`` ``(M, K, 1)``
@@ -349,8 +352,8 @@ def _ic_terms(H: Tensor, v: Tensor, noise_var: Tensor) -> tuple[Tensor, Tensor, 
     return c, A, ((w * u).unsqueeze(-1) * own).unsqueeze(-2)
 
 
-def wmmse_update_ic(H: Tensor, v: Tensor, budget: Tensor, noise_var: Tensor, bisection_steps: int = 60,
-                    multiplier: str = "bisection") -> Tensor:
+def wmmse_update_ic(H: Tensor, v: Tensor, budget: Tensor, noise_var: Tensor, bisection_steps: int = BISECTION_STEPS,
+                    multiplier: str = DEFAULT_MULTIPLIER) -> Tensor:
     """:func:`wmmse_update` for the interference channel in its compact layout (a ``K``-th of
     the work): ``H`` ``(batch, K, K, N)``, ``H[b, m, k] = h_{m,k}``; beams ``v`` ``(batch, K,
     N)``, ``v[b, k]`` BS ``k``'s beam for UE ``k``; ``budget``, ``noise_var`` ``(batch, K)``.
@@ -383,7 +386,7 @@ def _beamforming_rate(H: Tensor, V: Tensor, noise_var: Tensor) -> Tensor:
 
 
 def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *, iters: int = 100,
-                      tol: float = 1e-6, bisection_steps: int = 60, multiplier: str = "bisection",
+                      tol: float = 1e-6, bisection_steps: int = BISECTION_STEPS, multiplier: str = DEFAULT_MULTIPLIER,
                       init: str | Tensor = "mrt", return_history: bool = False):
     """Vector WMMSE for single-antenna UEs served by multi-antenna BSs under per-BS budgets.
 
@@ -433,8 +436,8 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         return _iterate(update, lambda V: _beamforming_rate(H, V, noise_var), V, iters, tol, return_history)
 
 
-def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1e-6, bisection_steps: int = 60,
-             multiplier: str = "bisection", init: str | Tensor = "mrt", return_history: bool = False):
+def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1e-6, bisection_steps: int = BISECTION_STEPS,
+             multiplier: str = DEFAULT_MULTIPLIER, init: str | Tensor = "mrt", return_history: bool = False):
     """:func:`wmmse_beamforming` for the interference channel (BS ``k`` serves UE ``k`` only) in
     its compact layout, each iteration :func:`wmmse_update_ic` — the same iterates (the tests
     check it) at less cost.  ``features``: ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``),
@@ -545,7 +548,8 @@ def wmmse_ic_beamforming_structured(features: Mapping[str, Tensor], **kwargs):
     ``{"weight", "multiplier", "power"}``, each ``(batch, K)``.
     """
     H, p_max, sigma = features["H"], features["p_max"], features["sigma"]
-    solve_multiplier = multiplier_solver(kwargs.get("multiplier", "bisection"), kwargs.get("bisection_steps", 60))
+    solve_multiplier = multiplier_solver(kwargs.get("multiplier", DEFAULT_MULTIPLIER),
+                                         kwargs.get("bisection_steps", BISECTION_STEPS))
     v = wmmse_ic(features, **kwargs)
     with torch.no_grad():
         c, A, rhs = _ic_terms(H, v, sigma.square())
