@@ -201,6 +201,7 @@ def problem_for(name: str) -> Problem:
     raise ValueError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))}, "
                      f"and ic_beamforming_refined<n> for any n >= 2 WMMSE iterations inside the model")
 
+
 __all__ = [
     "PROBLEMS",
     "REFINED_PROBLEMS",
