@@ -106,7 +106,8 @@ def test_a_loss_that_turns_nan_stops_training_before_the_checkpoint(tmp_path, mo
 
     monkeypatch.setattr(training, "problem_for", lambda name: dataclasses.replace(problem, sum_rate=turns_nan))
     run = config(tmp_path, epochs=3, val_every=5)
-    with pytest.raises(FloatingPointError, match="epoch 2: the training loss is not finite.*checkpoint.pt holds epoch 1"):
+    with pytest.raises(FloatingPointError,
+                       match="epoch 2: the training loss is not finite.*checkpoint.pt holds epoch 1"):
         train(run, progress=False)
     assert load_checkpoint(tmp_path / "run")["epoch"] == 1
     calls.clear()

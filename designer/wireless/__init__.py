@@ -134,7 +134,8 @@ def refined_problem(inner_iterations: int) -> Problem:
     ``ic_beamforming_refined<n>`` (``n`` iterations; :data:`INNER_ITERATIONS` are registered in
     :data:`PROBLEMS`, any ``n >= 2`` is found by :func:`problem_for`)."""
     if isinstance(inner_iterations, bool) or not isinstance(inner_iterations, int) or inner_iterations < 1:
-        raise ValueError(f"a refined problem has at least one WMMSE iteration inside the model, got {inner_iterations!r}")
+        raise ValueError(f"a refined problem has at least one WMMSE iteration inside the model, "
+                         f"got {inner_iterations!r}")
     n = {"inner_iterations": inner_iterations}
     return Problem(f"ic_beamforming_refined{'' if inner_iterations == 1 else inner_iterations}",
                    sample_ic_beamforming_edge, partial(sum_rate_ic_beamforming_refined, **n),

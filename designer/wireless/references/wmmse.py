@@ -436,8 +436,9 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         return _iterate(update, lambda V: _beamforming_rate(H, V, noise_var), V, iters, tol, return_history)
 
 
-def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1e-6, bisection_steps: int = BISECTION_STEPS,
-             multiplier: str = DEFAULT_MULTIPLIER, init: str | Tensor = "mrt", return_history: bool = False):
+def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1e-6,
+             bisection_steps: int = BISECTION_STEPS, multiplier: str = DEFAULT_MULTIPLIER,
+             init: str | Tensor = "mrt", return_history: bool = False):
     """:func:`wmmse_beamforming` for the interference channel (BS ``k`` serves UE ``k`` only) in
     its compact layout, each iteration :func:`wmmse_update_ic` — the same iterates (the tests
     check it) at less cost.  ``features``: ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``),
