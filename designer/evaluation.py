@@ -11,7 +11,7 @@ import torch
 
 from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, check_scenario, chunks,
                        load_checkpoint, problem_for, reference_for, sample)
-from .wireless import Problem
+from .wireless import Problem, inner_iterations
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -105,7 +105,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     eager, config = load_model(checkpoint, device)
     problem = as_problem(problem_for(config.problem), problem_for(problem or config.problem))
     if refine and problem.warm_start is None:
-        raise ValueError(f"problem {problem.name!r} cannot start its reference from a model's output (refine)")
+        raise ValueError(_cannot_refine(problem.name, refine))
     scenario = {**config.scenario, **(scenario or {})}
     points = [({}, {})] + [(s, {}) for s in sizes or []] + _swept(eager.plan, sweep)
     for _, more in points:
@@ -146,6 +146,18 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
             "reference_batch": reference_batch, "reference_options": dict(reference_options or {}),
             "compile_mode": compile_mode, "refine": refine, "seed": seed,
             "rows": rows}
+
+
+def _cannot_refine(problem: str, refine: int) -> str:
+    """Why ``refine`` is refused for ``problem`` and, for a model with WMMSE iterations inside,
+    the problem that runs ``refine`` more of them (``ic_beamforming_refined<n + refine>``)."""
+    message = f"problem {problem!r} cannot start its reference from a model's output (refine)"
+    inner = inner_iterations(problem)
+    if inner is None:
+        return message
+    more = f"ic_beamforming_refined{inner + refine}"
+    return (f"{message}; its model runs {inner} WMMSE iteration{'s' * (inner > 1)} inside, and {refine} more as "
+            f"problem {more!r}: evaluate it with --problem {more} (the same weights) instead of --refine {refine}")
 
 
 def as_problem(trained: Problem, other: Problem) -> Problem:

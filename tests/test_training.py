@@ -385,6 +385,9 @@ def test_evaluate_scores_the_model_as_another_problem(tmp_path, capsys):
     assert "sampler sample_ic_beamforming_edge against sample_mcmu_power_allocation" in capsys.readouterr().err
     assert main(["evaluate", run.out, "--samples", "2", "--problem", "ic_beamforming_refined1"]) != 0
     assert "unknown problem 'ic_beamforming_refined1'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="3 more as problem 'ic_beamforming_refined5': evaluate it with "
+                                         "--problem ic_beamforming_refined5"):
+        evaluate(run.out, samples=2, problem="ic_beamforming_refined2", refine=3)
 
 
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),

@@ -190,15 +190,24 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in _PROBLEM_LIST}
 REFINED_PROBLEMS = tuple(name for name in PROBLEMS if name.startswith("ic_beamforming_refined"))
 
 
+def inner_iterations(name: str) -> int | None:
+    """The WMMSE iterations inside the model of refined problem ``name``
+    (``ic_beamforming_refined``: 1, ``ic_beamforming_refined<n>``: ``n >= 2``); None for any other name."""
+    if name == "ic_beamforming_refined":
+        return 1
+    match = _REFINED_NAME.fullmatch(name)
+    return None if match is None else int(match[1])
+
+
 def problem_for(name: str) -> Problem:
     """The problem called ``name``: one of :data:`PROBLEMS`, or ``ic_beamforming_refined<n>`` for
     any ``n >= 2`` WMMSE iterations inside the model (:func:`refined_problem`; e.g. a model
     trained with three, evaluated with eight)."""
     if name in PROBLEMS:
         return PROBLEMS[name]
-    match = _REFINED_NAME.fullmatch(name)
-    if match:
-        return refined_problem(int(match[1]))
+    inner = inner_iterations(name)
+    if inner is not None:
+        return refined_problem(inner)
     raise ValueError(f"unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))}, "
                      f"and ic_beamforming_refined<n> for any n >= 2 WMMSE iterations inside the model")
 
@@ -208,6 +217,7 @@ __all__ = [
     "REFINED_PROBLEMS",
     "INNER_ITERATIONS",
     "problem_for",
+    "inner_iterations",
     "refined_problem",
     "Problem",
     "objectives",

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from designer.wireless import INNER_ITERATIONS, PROBLEMS, REFINED_PROBLEMS, problem_for, refined, refined_problem
+from designer.wireless import (INNER_ITERATIONS, PROBLEMS, REFINED_PROBLEMS, inner_iterations, problem_for, refined,
+                              refined_problem)
 from designer.wireless import references as R
 from designer.wireless import scenarios as sc
 from designer.wireless import objectives as obj
@@ -125,8 +126,9 @@ def test_refined_reference_scores_the_structured_reference(inner, name):
 
 def test_any_number_of_inner_iterations_is_a_problem():
     """``ic_beamforming_refined<n>`` names a problem for every n >= 2, registered or not: its
-    sum rate is that of n iterations inside the model (registered names resolve to themselves);
-    n = 0, 1 (the bare name), a leading zero or a non-integer are unknown problems."""
+    sum rate is that of n iterations inside the model (registered names resolve to themselves,
+    ``inner_iterations`` reads n back from the name); n = 0, 1 (the bare name), a leading zero or
+    a non-integer are unknown problems."""
     f = _features()
     a = _actions(f)
     for n in (2, 4, 12):
@@ -135,8 +137,11 @@ def test_any_number_of_inner_iterations_is_a_problem():
         expected = obj.sum_rate_ic_beamforming_node(f, refined.decode_ic_beamforming_refined(f, a, n))
         assert torch.allclose(problem.sum_rate(f, a), expected, rtol=1e-12)
     assert all(problem_for(name) is PROBLEMS[name] for name in REFINED_PROBLEMS)
+    assert [inner_iterations(name) for name in REFINED_PROBLEMS] == list(INNER_ITERATIONS)
+    assert inner_iterations("ic_beamforming_refined12") == 12
     for name in ("ic_beamforming_refined0", "ic_beamforming_refined1", "ic_beamforming_refined04",
                  "ic_beamforming_refined2.5", "ic_beamforming_refined-3"):
+        assert inner_iterations(name) is None
         with pytest.raises(ValueError, match="unknown problem .* ic_beamforming_refined<n> for any n >= 2"):
             problem_for(name)
     for bad in (0, -1, True, 2.0):
