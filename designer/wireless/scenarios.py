@@ -368,15 +368,20 @@ def sample_ibc_power_allocation(batch: int, *, generator: torch.Generator | None
                                 device=None, dtype: torch.dtype = torch.float32, B: int = 5, Q: int = 2,
                                 N: int = 16, field: float = 2000.0, min_bs_distance: float = 500.0,
                                 ue_distance: tuple[float, float] = (50.0, 250.0), p_max_dbm: float = 33.0,
-                                noise_dbm: float = -99.0, ref_power_dbm: float = 33.0,
-                                ref_noise_dbm: float = -99.0, beamformer: str = "zf") -> dict[str, Tensor]:
+                                noise_dbm: float = -99.0, ref_noise_dbm: float = -99.0,
+                                beamformer: str = "zf") -> dict[str, Tensor]:
     """IBC power-allocation channels (ENGNN §II-B Example 2, §IV-B).
 
     ``B`` BSs uniform in a ``field``-m square, pairwise at least ``min_bs_distance`` apart; ``Q``
     UEs per BS at a distance uniform in ``ue_distance``; ``N`` antennas per BS; Rayleigh fading
     with ENGNN path loss; unit-norm ZF beams within each cell (:func:`cell_beams`), so intra-cell
-    gains ``G[c, q, c, r]`` (``q != r``) vanish.  Same normalisation as
-    :func:`sample_ic_beamforming_node`.
+    gains ``G[c, q, c, r]`` (``q != r``) vanish.  Normalisation as in
+    :func:`sample_ic_beamforming_node` with the budget itself as the reference power
+    (``P_ref = P_max``, as MCMU's powers are fractions of ``P_max``): the spec's budget is the
+    constant 1 (``specs/ibc_power_allocation.yaml``: ``p_max`` lies on the Tx nodes, the budget
+    on the cells), so ``p_max`` is 1 at every ``p_max_dbm`` and a budget sweep (ENGNN Fig. 11)
+    scales ``G`` by ``sqrt(P_max)`` instead — a model's powers in ``[0, 1]`` then always keep
+    the budget.
 
     Returns ``G`` real ``(batch, B, Q, B, Q)`` with ``G[b, c, q, d, r] = |h_{c, r_d}^H w_{q_c}|``
     sqrt(P_ref)/sigma_ref (amplitude, ENGNN eq. 10; Tx node ``(c, q)`` -> UE ``r`` of cell ``d``),
@@ -390,8 +395,8 @@ def sample_ibc_power_allocation(batch: int, *, generator: torch.Generator | None
     amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(d) / 10.0))
     h = amp.unsqueeze(-1) * rng.cn((batch, B, B, Q, N))
     eff = equivalent_channels(h, cell_beams(_own_cell(h), beamformer))
-    G = eff.abs() * _engnn_scale(ref_power_dbm, ref_noise_dbm)
-    p_max, sigma = _budget_and_noise(batch, (B, Q), (B, Q), p_max_dbm, noise_dbm, ref_power_dbm, ref_noise_dbm,
+    G = eff.abs() * _engnn_scale(p_max_dbm, ref_noise_dbm)
+    p_max, sigma = _budget_and_noise(batch, (B, Q), (B, Q), p_max_dbm, noise_dbm, p_max_dbm, ref_noise_dbm,
                                      rng.device)
     return _finish({"p_max": p_max, "sigma": sigma, "G": G}, device, dtype)
 

@@ -127,6 +127,21 @@ def test_engnn_channel_normalisation():
     assert f["sigma"][0, 0].item() == pytest.approx(math.sqrt(10.0))
 
 
+def test_ibc_powers_are_fractions_of_the_budget():
+    """The IBC spec's budget is the constant 1, so its channels are normalised by the budget: at
+    21 dBm ``p_max`` is still 1 and ``G`` is the 33 dBm channel scaled by sqrt(P_max); a power
+    of 1 at 21 dBm is the physical rate of 10^-1.2 at 33 dBm (a budget sweep cannot give a model
+    more power than the budget)."""
+    kw = dict(B=3, Q=2, N=4, seed=5, dtype=D)
+    full, low = sc.sample_ibc_power_allocation(4, **kw), sc.sample_ibc_power_allocation(4, p_max_dbm=21.0, **kw)
+    assert torch.all(low["p_max"] == 1) and torch.all(full["p_max"] == 1)
+    assert torch.allclose(low["G"], full["G"] * 10 ** (-12 / 20), rtol=1e-12)
+    diagonal = torch.eye(6, dtype=D).reshape(3, 2, 3, 2)
+    rate_low = obj.sum_rate_ibc_power_allocation(low, {"P": 0.5 * diagonal.expand(4, -1, -1, -1, -1)})
+    rate_full = obj.sum_rate_ibc_power_allocation(full, {"P": 0.5 * 10 ** -1.2 * diagonal.expand(4, -1, -1, -1, -1)})
+    assert torch.allclose(rate_low, rate_full, rtol=1e-10)
+
+
 def test_engnn_objective_is_physical_whatever_the_reference():
     """Changing the normalisation reference (P_ref, sigma_ref) leaves the physical sum rate unchanged."""
     kw = dict(K=4, N=2, p_max_dbm=30.0, noise_dbm=-95.0)
