@@ -384,8 +384,8 @@ def sample_ibc_power_allocation(batch: int, *, generator: torch.Generator | None
     the budget.
 
     Returns ``G`` real ``(batch, B, Q, B, Q)`` with ``G[b, c, q, d, r] = |h_{c, r_d}^H w_{q_c}|``
-    sqrt(P_ref)/sigma_ref (amplitude, ENGNN eq. 10; Tx node ``(c, q)`` -> UE ``r`` of cell ``d``),
-    ``p_max`` ``(batch, B, Q)`` (BS ``c``'s budget repeated over its ``Q`` Tx nodes), ``sigma``
+    sqrt(P_max)/sigma_ref (amplitude, ENGNN eq. 10; Tx node ``(c, q)`` -> UE ``r`` of cell ``d``),
+    ``p_max`` ``(batch, B, Q)`` (1: each BS's budget in units of itself, repeated over its ``Q`` Tx nodes), ``sigma``
     ``(batch, B, Q)``.
     """
     rng = _Rng(generator, seed)
