@@ -11,7 +11,7 @@ import torch
 
 from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, check_scenario, chunks,
                        load_checkpoint, problem_for, reference_for, sample)
-from .wireless import Problem, inner_iterations
+from .wireless import Problem, inner_iterations, refined_problem
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -155,7 +155,7 @@ def _cannot_refine(problem: str, refine: int) -> str:
     inner = inner_iterations(problem)
     if inner is None:
         return message
-    more = f"ic_beamforming_refined{inner + refine}"
+    more = refined_problem(inner + refine).name
     return (f"{message}; its model runs {inner} WMMSE iteration{'s' * (inner > 1)} inside, and {refine} more as "
             f"problem {more!r}: evaluate it with --problem {more} (the same weights) instead of --refine {refine}")
 
