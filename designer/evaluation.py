@@ -116,7 +116,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
         model = eager if compile_mode is None else compiled(eager, compile_mode)
         features = sample(problem, samples, at, seed, device, here)
         parts = chunks(features, batch)
-        infer = _inference(model, problem)
+        infer = inference(model, problem)
         with torch.no_grad():
             _, model_seconds = _timed(lambda: [infer(part) for part in parts], device, lambda: _each_shape(infer, parts),
                                       MODEL_PASSES)
@@ -205,7 +205,7 @@ def compiled(model, mode: str):
     return torch.compile(model, mode=mode, dynamic=False)
 
 
-def _inference(model, problem):
+def inference(model, problem):
     """What the timing covers: the model's actions, decoded into beams where the problem's
     actions only parametrise them (``Problem.decode``)."""
     if problem.decode is None:

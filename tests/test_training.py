@@ -15,7 +15,7 @@ from designer.cli import main
 from designer.evaluation import MODEL_PASSES, _timed, evaluate, load_model, plot_sweep
 from designer import training
 from designer.training import (TrainConfig, epoch_seed, initial_model, load_checkpoint, lr_at, problem_for,
-                               reference_for, sample, train)
+                               batched_sum_rate, reference_for, sample, train)
 from designer.wireless.objectives import hybrid_composite_channel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -545,3 +545,21 @@ def test_ddp_two_processes_on_the_gpu(tmp_path, backend, subprocess_env):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert load_checkpoint(out)["epoch"] == 2
+
+
+def test_reference_speedup_interleaves_models_and_reference(tmp_path):
+    train(config(tmp_path), progress=False)
+    run = str(tmp_path / "run")
+    script = _benchmark_script("reference_speedup")
+    result = script.main([run, f"{run}:mcmu_power_allocation", "--samples", "4", "--batch", "2", "--rounds", "3",
+                          "--reference-per-round", "1", "--eager", "--json", str(tmp_path / "speed.json")])
+    assert json.loads((tmp_path / "speed.json").read_text()) == result
+    assert result["reference"]["samples"] == 3 and not result["compiled"]
+    model, features = load_model(run)[0], sample(problem_for("mcmu_power_allocation"), 4, {"M": 2, "K": 3}, 12345, "cpu")
+    rate = batched_sum_rate(model, problem_for("mcmu_power_allocation"), {k: v[:3] for k, v in features.items()}, 2)
+    for m in result["models"]:  # scored on the samples the reference solved
+        assert m["sum_rate"] == pytest.approx(rate.mean().item(), rel=1e-6)
+        assert m["ratio"] == pytest.approx(m["sum_rate"] / result["reference"]["sum_rate"])
+        assert m["speedup"] == pytest.approx(result["reference"]["ms_per_sample_median"] / m["ms_per_sample_median"])
+        per_round = m["speedup_per_round"]
+        assert 0 < per_round["fewest"] <= per_round["median"] <= per_round["most"]
