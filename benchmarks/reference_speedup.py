@@ -16,9 +16,9 @@ A checkpoint may name the problem it runs as (``RUN:PROBLEM``, as ``evaluate --p
 same weights with a different number of WMMSE iterations inside). All checkpoints must have
 been trained at the same sizes and scenario (one set of test samples serves all).
 
-    PYTHONPATH=. python benchmarks/reference_speedup.py \\
-        runs/ic_refined3_h16l3res_log_imit2_s1 runs/ic_refined4_h16l3res_log_mlp1_imit2_s1 \\
-        --rounds 20 --reference-per-round 10 --json docs/results/ic_speedup_interleaved.json
+    PYTHONPATH=. python benchmarks/reference_speedup.py runs/ic_refined4_h16l3res_log_mlp1_imit2_s1 \\
+        runs/ic_refined4_h16l3res_log_mlp1_imit2_s1:ic_beamforming_refined8 \\
+        --json docs/results/ic_speedup_interleaved_batch512_run1.json
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ def load(entry: str, device: str, compile_network: bool = True):
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="run directories of gnn-design train, each RUN or RUN:PROBLEM")
-    parser.add_argument("--samples", type=int, default=256, help="samples of each model pass")
-    parser.add_argument("--batch", type=int, default=128, help="the models' batch size")
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--reference-per-round", type=int, default=10,
+    parser.add_argument("--samples", type=int, default=1024, help="samples of each model pass")
+    parser.add_argument("--batch", type=int, default=512, help="the models' batch size")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--reference-per-round", type=int, default=8,
                         help="samples the reference solves, one at a time, per round (different ones each round)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--device", default="cpu")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         on_solved = chunks({k: v[:solved] for k, v in features.items()}, args.batch)
         for entry, _, model_problem, model in models:
             rate = torch.cat([model_problem.sum_rate(part, model(**part)) for part in on_solved]).mean().item()
-            paired = sorted(ref / model for ref, model in zip(reference_times, times[entry]))
+            paired = sorted(r / m for r, m in zip(reference_times, times[entry]))  # per round
             result["models"].append({
                 "checkpoint": entry, "problem": model_problem.name, "sum_rate": rate, "ratio": rate / reference_rate,
                 "ms_per_sample_median": 1e3 * statistics.median(times[entry]),
