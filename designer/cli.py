@@ -1,6 +1,8 @@
 """``gnn-design``: compile a spec into certified type tables and a model; train and evaluate it.
 
-Exit codes: 0 success, 1 invalid spec or arguments, 2 certificate failed.
+Exit codes: 0 success, 1 invalid input (spec, arguments, files), 2 certificate failed, 3 internal
+error (a one-line report; set ``GNN_DESIGN_TRACEBACK=1`` to see the traceback), 130 interrupted.
+Every failure prints one line on stderr.
 """
 
 from __future__ import annotations
@@ -9,13 +11,21 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .architecture import ARCHITECTURES
 from .atomic import write_files
 from .spec import SpecError, json_schema, load_spec
 
-EXIT_OK, EXIT_SPEC, EXIT_CERTIFICATE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_CERTIFICATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block): ``gnn-design compile: error: ...``."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parse_size(text: str) -> tuple[str, int]:
@@ -38,22 +48,34 @@ def _compile(args) -> int:
 
     try:
         compilation = compile_file(args.spec, dict(args.size or []), auto_edges=args.auto_edges or None)
+        markdown, data = to_markdown(compilation), to_json(compilation)
+        files = {Path(args.out) / f"{compilation.spec.name}.md": markdown,
+                 Path(args.out) / f"{compilation.spec.name}.json": data,
+                 Path(args.out) / f"{compilation.spec.name}.py": emit_module(compilation)}
     except SpecError as exc:
+        exc.file = exc.file or args.spec
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_SPEC
+        return EXIT_INVALID
     except CertificateFailure as exc:
         print(failure_text(exc), file=sys.stderr)
         return EXIT_CERTIFICATE
-    markdown, data = to_markdown(compilation), to_json(compilation)
-    files = {Path(args.out) / f"{compilation.spec.name}.md": markdown,
-             Path(args.out) / f"{compilation.spec.name}.json": data}
-    files[Path(args.out) / f"{compilation.spec.name}.py"] = emit_module(compilation)
     if not args.no_write:
-        write_files(files)
+        try:
+            write_files(files)
+        except OSError as exc:
+            print(f"error: {args.spec}: cannot write to {args.out}: {_os_error(exc)}", file=sys.stderr)
+            return EXIT_INVALID
     print(data if args.format == "json" else markdown, end="")
     if not args.no_write and args.format == "text":
         print("\nwrote " + ", ".join(str(p) for p in files))
     return EXIT_OK
+
+
+def _os_error(exc: OSError) -> str:
+    """``strerror: filename`` of an OSError, on one line."""
+    if exc.strerror is None:
+        return str(exc) or type(exc).__name__
+    return ": ".join(str(p) for p in (exc.strerror, exc.filename) if p)
 
 
 def _parse_option(text: str) -> tuple[str, object]:
@@ -109,9 +131,9 @@ def _train(args) -> int:
         problem_for(problem)
     except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_SPEC
+        return EXIT_INVALID
     if not _device_ok(args.device):
-        return EXIT_SPEC
+        return EXIT_INVALID
     config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
                          scenario=dict(args.scenario or []),
                          model_options=dict(args.model_option or []), train_samples=args.samples,
@@ -122,10 +144,14 @@ def _train(args) -> int:
                          init_seed=args.init_seed, device=args.device, backend=args.dist_backend,
                          out=args.out or f"runs/{problem}_{args.arch}")
     try:
-        history = train(config, resume=args.resume, progress=not args.no_progress)
-    except (SpecError, ValueError, FileNotFoundError, FloatingPointError) as exc:
+        history = train(config, resume=args.resume or args.resume_anyway, progress=not args.no_progress,
+                        resume_anyway=args.resume_anyway)
+    except (SpecError, ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_SPEC
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_INVALID
     if history and int(os.environ.get("RANK", "0")) == 0:
         last = history[-1]
         print(f"{config.out}: epoch {last['epoch']}, validation sum rate {last['val_sum_rate']:.4f} bits/s/Hz")
@@ -136,7 +162,7 @@ def _evaluate(args) -> int:
     from .evaluation import evaluate, plot_sweep
 
     if not _device_ok(args.device):
-        return EXIT_SPEC
+        return EXIT_INVALID
     try:
         result = evaluate(args.checkpoint, [dict([s]) for s in args.size or []], samples=args.samples,
                           seed=args.seed, device=args.device, scenario=dict(args.scenario or []), sweep=args.sweep,
@@ -147,9 +173,12 @@ def _evaluate(args) -> int:
             if not args.sweep:
                 raise ValueError("--plot needs --sweep KEY=V1,V2,...")
             plot_sweep(result, args.sweep[0], args.plot)
-    except (FileNotFoundError, ValueError, RuntimeError, SpecError) as exc:
+    except (ValueError, RuntimeError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_SPEC
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_INVALID
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
@@ -176,8 +205,8 @@ def _evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gnn-design", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="gnn-design", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     comp = sub.add_parser("compile", help="build G, the typed graph, its certificate and the architecture tables")
     comp.add_argument("spec", help="path to a YAML spec")
     comp.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N",
@@ -231,7 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="DDP backend under torchrun (auto: NCCL on GPU, gloo on CPU; gloo can put "
                          "several processes on one GPU)")
     tr.add_argument("--out", help="run directory (default: runs/<problem>_<arch>)")
-    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out (same options, "
+                    "spec text, problem and objective)")
+    tr.add_argument("--resume-anyway", action="store_true",
+                    help="continue from the checkpoint in --out although the spec text, problem or objective "
+                         "changed since it was written")
     tr.add_argument("--no-progress", action="store_true")
     tr.set_defaults(run=_train)
     ev = sub.add_parser("evaluate", help="sum rate, ratio to the reference and runtime of a checkpoint")
@@ -273,12 +306,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code (see the module docstring). No failure ends in
+    a traceback: an unexpected exception is an internal error, reported in one line."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        return EXIT_SPEC if exc.code else EXIT_OK
-    return args.run(args)
+        return EXIT_INVALID if exc.code else EXIT_OK
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence: every failure a user can cause is handled above
+        if os.environ.get("GNN_DESIGN_TRACEBACK"):
+            traceback.print_exc()
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+        text = " ".join(str(exc).split())[:300] or "no message"
+        print(f"internal error: {type(exc).__name__}{at}: {text} (please report it; set GNN_DESIGN_TRACEBACK=1 "
+              "for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

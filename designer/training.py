@@ -11,10 +11,12 @@ state; a run may resume on another device.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import json
 import math
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -145,14 +147,56 @@ def batched_sum_rate(model, problem: Problem, features: dict, batch: int) -> tor
         return torch.cat([problem.sum_rate(part, model(**part)) for part in chunks(features, batch)])
 
 
+CHECKPOINT_KEYS = ("config", "spec_text", "model", "optimizer", "epoch", "history")
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint written by :func:`train` (a file, or a run directory)."""
+    """Read a checkpoint written by :func:`train` (a file, or a run directory).
+
+    Checkpoints hold data only (tensors, numbers, strings, lists and dicts): they are read with
+    ``torch.load(weights_only=True)``, so no code in a file ever runs. A file that is not a
+    readable checkpoint raises ValueError naming it."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # what weights_only refuses, and files that are no pickle at all
+        raise ValueError(f"{path}: not a gnn-design checkpoint (not a torch file, truncated, or holding objects "
+                         "other than tensors and plain data, which are never loaded)") from None
+    except Exception as exc:  # torch raises several kinds for a damaged archive
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ValueError(f"{path}: not a readable gnn-design checkpoint ({reason})") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path}: not a gnn-design checkpoint (no {', '.join(missing)})")
+    return state
+
+
+def fingerprint(spec_text: str, problem: Problem) -> str:
+    """SHA-256 of what a run optimises: the spec's text, the problem's name and the source of its
+    objective (and of the arguments bound to it), so a resumed run cannot silently continue
+    with another spec, budget or objective."""
+    digest = hashlib.sha256()
+    for part in (spec_text, problem.name, _source_text(problem.sum_rate)):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def _source_text(fn) -> str:
+    """The source of a function (through ``functools.partial``), or its qualified name."""
+    bound = ""
+    while isinstance(fn, partial):
+        bound += repr(fn.args) + repr(sorted(fn.keywords.items()))
+        fn = fn.func
+    try:
+        return inspect.getsource(fn) + bound
+    except (OSError, TypeError):
+        return getattr(fn, "__qualname__", repr(fn)) + bound
 
 
 def _distributed(device: str, backend: str = "auto") -> tuple[int, int, str]:
@@ -243,7 +287,13 @@ class _Progress:
             self.bar.close()
 
 
-def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
+def _check_resumable(saved: dict, config: TrainConfig, path: Path, fingerprint_now: str | None) -> None:
+    """Refuse to resume a checkpoint written with other options, or for another spec text,
+    problem or objective (its ``fingerprint``; ``None``: not checked)."""
+    if fingerprint_now is not None and saved.get("fingerprint") != fingerprint_now:
+        raise ValueError(f"{path} was written for another spec text, problem or objective; use a new --out, "
+                         "or --resume-anyway to continue with the current ones")
+    saved = saved["config"]
     ignore = {"epochs", "out", "device", "backend"}  # a run may go on elsewhere, and for longer
     defaults = dataclasses.asdict(TrainConfig(spec="", problem=""))  # for options newer than the checkpoint
     mine = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
@@ -272,7 +322,7 @@ def _check_config(config: TrainConfig) -> None:
     check_scenario(problem_for(config.problem), config.scenario)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> list[dict]:
+def train(config: TrainConfig, resume: bool = False, progress: bool = True, resume_anyway: bool = False) -> list[dict]:
     """Train, checkpointing ``out/checkpoint.pt`` after every epoch (and ``out/best.pt`` whenever
     the validation sum rate is the best so far); return the metric history.
 
@@ -281,7 +331,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
     With ``augment`` every training batch is first transformed by ``problem.augment`` (a random
     invariance of the sum rate, drawn from the epoch's seed).
     With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
-    may grow). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
+    may grow; same spec text, problem and objective, see :func:`fingerprint`, unless
+    ``resume_anyway``). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
     _check_config(config)
     rank, world, device = _distributed(config.device, config.backend)
@@ -292,13 +343,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         raise ValueError(f"problem {problem.name!r} defines no augmentation (--augment)")
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
+    run_fingerprint = fingerprint(spec_text, problem)
     model = initial_model(config).to(device)
     optimizer = _optimizer(config, model.parameters())
     history: list[dict] = []
     start = 0
     if resume and (out / CHECKPOINT).exists():
         state = load_checkpoint(out)
-        _check_resumable(state["config"], config, out / CHECKPOINT)
+        _check_resumable(state, config, out / CHECKPOINT, None if resume_anyway else run_fingerprint)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
@@ -361,7 +413,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> l
         best = max((h["val_sum_rate"] for h in history if h["val_sum_rate"] is not None), default=None)
         history.append(metrics)
         if rank == 0:
-            state = {"config": dataclasses.asdict(config), "spec_text": spec_text, "model": bare.state_dict(),
+            state = {"config": dataclasses.asdict(config), "spec_text": spec_text, "fingerprint": run_fingerprint,
+                     "model": bare.state_dict(),
                      "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history}
             if validate and (best is None or metrics["val_sum_rate"] > best):
                 save_torch(state, out / BEST)
