@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .architecture import ARCHITECTURES
 from .atomic import write_files
+from .problem import ProblemError, label, resolve
 from .spec import SpecError, json_schema, load_spec
 
 EXIT_OK, EXIT_INVALID, EXIT_CERTIFICATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -121,28 +122,38 @@ def _device_ok(device: str) -> bool:
     return True
 
 
-def _train(args) -> int:
-    from .training import TrainConfig, problem_for, train
+def _problem_reference(args, spec) -> str:
+    """The run's problem: ``--problem`` (relative to the working directory), else the spec's
+    ``problem:`` (relative to the spec's folder), as an absolute reference."""
+    if args.problem:
+        return resolve(args.problem)
+    if spec.problem:
+        return resolve(spec.problem, Path(args.spec).parent)
+    raise SpecError("the spec names no problem to train: add `problem: module:attribute` (or "
+                    "path/to/file.py:attribute, or a registered name) to it, or pass --problem", "problem", args.spec)
 
-    spec = Path(args.spec)
-    problem = args.problem or spec.stem
+
+def _train(args) -> int:
+    from .training import TrainConfig, load_problem, train
+
     try:
-        load_spec(spec)
-        problem_for(problem)
-    except (SpecError, ValueError) as exc:
+        reference = _problem_reference(args, load_spec(args.spec))
+        config = TrainConfig(spec=str(args.spec), problem=reference, problem_options=dict(args.problem_option or []),
+                             data=args.data, arch=args.arch, sizes=dict(args.size or []),
+                             scenario=dict(args.scenario or []),
+                             model_options=dict(args.model_option or []), train_samples=args.samples,
+                             fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
+                             epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
+                             imitate_epochs=args.imitate_epochs, augment=args.augment, optimizer=args.optimizer,
+                             weight_decay=args.weight_decay, clip_grad=args.clip_grad, seed=args.seed,
+                             init_seed=args.init_seed, device=args.device, backend=args.dist_backend,
+                             out=args.out or f"runs/{Path(args.spec).stem}_{args.arch}")
+        problem = load_problem(config)
+    except (SpecError, ProblemError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if not _device_ok(args.device):
         return EXIT_INVALID
-    config = TrainConfig(spec=str(spec), problem=problem, arch=args.arch, sizes=dict(args.size or []),
-                         scenario=dict(args.scenario or []),
-                         model_options=dict(args.model_option or []), train_samples=args.samples,
-                         fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
-                         epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
-                         imitate_epochs=args.imitate_epochs, augment=args.augment, optimizer=args.optimizer,
-                         weight_decay=args.weight_decay, clip_grad=args.clip_grad, seed=args.seed,
-                         init_seed=args.init_seed, device=args.device, backend=args.dist_backend,
-                         out=args.out or f"runs/{problem}_{args.arch}")
     try:
         history = train(config, resume=args.resume or args.resume_anyway, progress=not args.no_progress,
                         resume_anyway=args.resume_anyway)
@@ -154,8 +165,12 @@ def _train(args) -> int:
         return EXIT_INVALID
     if history and int(os.environ.get("RANK", "0")) == 0:
         last = history[-1]
-        print(f"{config.out}: epoch {last['epoch']}, validation sum rate {last['val_sum_rate']:.4f} bits/s/Hz")
+        print(f"{config.out}: epoch {last['epoch']}, validation {label(problem)} {last['val_objective']:.4f}")
     return EXIT_OK
+
+
+def _number(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _evaluate(args) -> int:
@@ -168,7 +183,9 @@ def _evaluate(args) -> int:
                           seed=args.seed, device=args.device, scenario=dict(args.scenario or []), sweep=args.sweep,
                           batch=args.batch, reference_batch=args.reference_batch,
                           reference_options=dict(args.reference_option or []), compile_mode=args.compile,
-                          refine=args.refine, problem=args.problem)
+                          refine=args.refine, problem=args.problem and resolve(args.problem),
+                          problem_options=None if args.problem_option is None else dict(args.problem_option),
+                          data=args.data)
         if args.plot:
             if not args.sweep:
                 raise ValueError("--plot needs --sweep KEY=V1,V2,...")
@@ -182,26 +199,34 @@ def _evaluate(args) -> int:
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
-        trained = "" if result["trained_problem"] == result["problem"] else f", trained on {result['trained_problem']}"
-        print(f"{result['problem']} ({result['arch']}{trained}) on {result['device']} ({result['device_name']}), "
-              f"{result['samples']} samples")
-        print("| sizes | model (bits/s/Hz) | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
-        print("|---|---|---|---|---|---|---|")
-        for r in result["rows"]:
-            at = {**r["sizes"], **r["scenario"]}
-            size_text = ", ".join(f"{k}={v}" for k, v in at.items()) or "scenario defaults"
-            print(f"| {size_text} | {r['model_sum_rate']:.3f} | {r['reference_sum_rate']:.3f} | {r['ratio']:.4f} "
-                  f"| {r['model_ms_per_sample']:.4f} | {r['reference_ms_per_sample']:.4f} | {r['speedup']:.0f}× |")
-        for r in result["rows"]:
-            if "refined" in r:
-                ref = r["refined"]
-                print(f"model + {ref['iterations']} reference iterations at {r['sizes']}: {ref['sum_rate']:.3f} "
-                      f"bits/s/Hz, ratio {ref['ratio']:.4f}, {ref['ms_per_sample']:.4f} ms/sample, "
-                      f"{ref['speedup']:.0f}× faster than the reference")
-            for name, alt in r["alternatives"].items():
-                print(f"{name} at {r['sizes']}: {alt['sum_rate']:.3f} bits/s/Hz, {alt['ms_per_sample']:.4f} ms/sample; "
-                      f"model / {name} = {alt['model_ratio']:.4f}")
+        _print_result(result)
     return EXIT_OK
+
+
+def _print_result(result: dict) -> None:
+    """The rows of :func:`designer.evaluation.evaluate` as a Markdown table."""
+    trained = ("" if result["trained_problem"] == result["problem_reference"]
+               else f", trained as {result['trained_problem']}")
+    print(f"{result['problem']} ({result['arch']}{trained}) on {result['device']} ({result['device_name']}), "
+          f"{result['samples']} samples; {result['objective']}")
+    print("| sizes | model | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        at = {**r["sizes"], **r["scenario"]}
+        size_text = ", ".join(f"{k}={v}" for k, v in at.items()) or "scenario defaults"
+        speedup = "—" if r["speedup"] is None else f"{r['speedup']:.0f}×"
+        print(f"| {size_text} | {_number(r['model_objective'])} | {_number(r['reference_objective'])} "
+              f"| {_number(r['ratio'], 4)} | {_number(r['model_ms_per_sample'], 4)} "
+              f"| {_number(r['reference_ms_per_sample'], 4)} | {speedup} |")
+    for r in result["rows"]:
+        if "refined" in r:
+            ref = r["refined"]
+            print(f"model + {ref['iterations']} reference iterations at {r['sizes']}: {ref['objective']:.3f}, "
+                  f"ratio {ref['ratio']:.4f}, {ref['ms_per_sample']:.4f} ms/sample, "
+                  f"{ref['speedup']:.0f}× faster than the reference")
+        for name, alt in r["alternatives"].items():
+            print(f"{name} at {r['sizes']}: {alt['objective']:.3f}, {alt['ms_per_sample']:.4f} ms/sample; "
+                  f"model / {name} = {alt['model_ratio']:.4f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,7 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(run=_compile)
     tr = sub.add_parser("train", help="train a compiled model unsupervised (loss = -sum rate)")
     tr.add_argument("spec")
-    tr.add_argument("--problem", help="problem name in designer.wireless (default: the spec file's stem)")
+    tr.add_argument("--problem", metavar="REFERENCE",
+                    help="the problem to optimise: module:attribute, path/to/file.py:attribute or a registered "
+                         "name (default: the spec's `problem:`)")
+    tr.add_argument("--problem-option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                    help="a parameter of the problem's Options (repeatable), e.g. inner_iterations=3 for "
+                         "ic_beamforming_refined")
+    tr.add_argument("--data", metavar="FILE",
+                    help="train on the feature tensors of a .pt or .npz file instead of the problem's samples "
+                         "(the last --val-samples validate; designer/data.py)")
     tr.add_argument("--arch", choices=ARCHITECTURES, default="vertex_edge",
                     help="vertex (Zhao Prop. 1), edge (Prop. 2), vertex_edge (ENGNN) or fnn (baseline)")
     tr.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N", help="training sizes")
@@ -292,10 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--refine", type=int, default=0, metavar="T",
                     help="also score the model's beams refined by T iterations of the reference started from "
                          "them, timed with the model (interference channel, cooperative beamforming)")
-    ev.add_argument("--problem",
-                    help="score the model as this problem instead of the training run's: one with the same "
-                         "sampler, features and actions, e.g. a model trained as ic_beamforming_refined3 run with "
-                         "eight WMMSE iterations inside as ic_beamforming_refined8")
+    ev.add_argument("--problem", metavar="REFERENCE",
+                    help="score the model as this problem instead of the training run's (its samples must fit "
+                         "the model's features)")
+    ev.add_argument("--problem-option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                    help="replace the run's problem options (repeatable), e.g. a model trained with "
+                         "inner_iterations=3 run with inner_iterations=8")
+    ev.add_argument("--data", metavar="FILE",
+                    help="score the feature tensors of a .pt or .npz file instead of drawing --samples")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--format", choices=("text", "json"), default="text")
     ev.add_argument("--plot", help="write a PNG of the sweep (needs matplotlib)")

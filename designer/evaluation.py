@@ -1,17 +1,19 @@
 """Evaluate a trained checkpoint against the problem's numerical reference, at the training
-size and at other sizes: sum rate, ratio to the reference, per-sample runtime of both on the
-same device."""
+size and at other sizes, on samples the problem draws or read from a data file: the objective,
+its ratio to the reference's, per-sample runtime of both on the same device."""
 
 from __future__ import annotations
 
 import platform
 import time
+from functools import partial
 
 import torch
 
-from .training import (TrainConfig, batched_sum_rate, build_model, check_counts, check_scenario, chunks,
-                       load_checkpoint, problem_for, reference_for, sample)
-from .wireless import Problem, inner_iterations, refined_problem
+from .data import load_data
+from .problem import configured, label, load, part
+from .training import (TrainConfig, batched_objective, build_model, check_counts, check_features, chunks,
+                       load_checkpoint, load_problem, run_sizes, sample, scenario_of)
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -37,15 +39,15 @@ def _timed(fn, device: str, warm_up=None, passes: int = 1):
 
 
 def _score(problem, solve, features: dict, device: str, batch: int, passes: int = 1) -> tuple[float, float]:
-    """(mean sum rate in bits/s/Hz, seconds) of a numerical reference on ``features``, solved
+    """(mean objective, seconds) of a numerical reference on ``features``, solved
     ``batch`` samples at a time (``batch=1``: one sample after another, as a sequential solver
     runs; an iterative reference then stops each sample at its own convergence); ``passes`` as
     in :func:`_timed`."""
     parts = chunks(features, batch)
     actions, seconds = _timed(lambda: [solve(part) for part in parts], device, lambda: solve(_head(features, 2)),
                               passes)
-    rates = torch.cat([problem.sum_rate(part, act) for part, act in zip(parts, actions)])
-    return rates.mean().item(), seconds
+    values = torch.cat([problem.objective(piece, act) for piece, act in zip(parts, actions)])
+    return values.mean().item(), seconds
 
 
 def device_name(device: str) -> str:
@@ -82,99 +84,102 @@ def load_model(checkpoint: str, device: str = "cpu"):
 def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples: int = 1000, seed: int = 12345,
              device: str = "cpu", batch: int = 256, reference_batch: int | None = None,
              reference_options: dict | None = None, compile_mode: str | None = None, refine: int = 0,
-             scenario: dict | None = None, sweep: tuple[str, list] | None = None, problem: str | None = None) -> dict:
-    """Rows of sum rate (bits/s/Hz), ratio to the reference and ms per sample: at the training
+             scenario: dict | None = None, sweep: tuple[str, list] | None = None, problem: str | None = None,
+             problem_options: dict | None = None, data: str | None = None) -> dict:
+    """Rows of the objective, its ratio to the reference's and ms per sample: at the training
     run's sizes, then one row per entry of ``sizes`` (size overrides), then one per value of
     ``sweep`` (a size symbol or a scenario keyword, and its values);
     each row also scores the problem's alternative references (``alternatives``). The model
     runs ``batch`` samples at a time, the references ``reference_batch`` (default: all at once).
     ``reference_options``: keywords of the reference (WMMSE: ``iters``, ``tol``, ``init``, ...).
     ``compile_mode``: run the model through ``torch.compile`` in this mode (see :func:`compiled`);
-    the references run eagerly. ``refine``: also score the model's beams refined by this many
-    iterations of the reference started from them (``refined``: sum rate, ratio, ms per sample of
-    model and refinement together, in the model's batches; problems with ``Problem.warm_start``).
-    ``scenario``: keywords of the problem's scenario (see :func:`check_scenario`) that replace the
-    training run's in every row; a scenario keyword swept replaces them in its rows. ``problem``:
-    score the model as this problem instead of the training run's — one with the same sampler,
-    features and actions (:func:`as_problem`; e.g. a model trained with three WMMSE iterations
-    inside, ``ic_beamforming_refined3``, run with eight: ``ic_beamforming_refined8``)."""
+    the references run eagerly. ``refine``: also score the model's actions refined by this many
+    iterations of the reference started from them (``refined``: objective, ratio, ms per sample
+    of model and refinement together, in the model's batches; problems with ``warm_start``).
+    ``scenario``: keywords of the problem's scenario that replace the training run's in every
+    row; a scenario keyword swept replaces them in its rows. ``problem`` / ``problem_options``:
+    score the model as another problem (a reference, :func:`designer.problem.load`) or with other
+    options of its own (a model trained with three WMMSE iterations inside run with eight) — its
+    samples must fit the model's features. ``data``: score the samples of a data file
+    (:mod:`designer.data`) instead of drawing them (one row; ``samples``, ``sizes``, ``sweep``
+    and ``scenario`` do not apply)."""
     reference_batch = samples if reference_batch is None else reference_batch
     check_counts(samples=samples, batch=batch, reference_batch=reference_batch)
     if refine < 0:
         raise ValueError(f"refine must be a number of iterations >= 0, got {refine}")
+    if data is not None and (sizes or sweep or scenario):
+        raise ValueError("--data scores the samples of the file: --size, --sweep and --scenario do not apply")
     eager, config = load_model(checkpoint, device)
-    problem = as_problem(problem_for(config.problem), problem_for(problem or config.problem))
-    if refine and problem.warm_start is None:
-        raise ValueError(_cannot_refine(problem.name, refine))
+    chosen = load_problem(config) if problem is None and problem_options is None else configured(
+        load(problem or config.problem), config.problem_options if problem_options is None else problem_options)
+    name = part(chosen, "name", problem or config.problem)
+    if refine and part(chosen, "warm_start") is None:
+        raise ValueError(f"problem {name!r} cannot start its reference from a model's output (refine)")
     scenario = {**config.scenario, **(scenario or {})}
     points = [({}, {})] + [(s, {}) for s in sizes or []] + _swept(eager.plan, sweep)
     for _, more in points:
-        check_scenario(problem, {**scenario, **more})
+        scenario_of(chosen, {**scenario, **more})
     rows = []
     for override, more in points:
-        at, here = {**config.sizes, **override}, {**scenario, **more}
         model = eager if compile_mode is None else compiled(eager, compile_mode)
-        features = sample(problem, samples, at, seed, device, here)
-        parts = chunks(features, batch)
-        infer = inference(model, problem)
-        with torch.no_grad():
-            _, model_seconds = _timed(lambda: [infer(part) for part in parts], device, lambda: _each_shape(infer, parts),
-                                      MODEL_PASSES)
-        rate = batched_sum_rate(model, problem, features, batch).mean().item()
-        reference = _with_options(reference_for(problem, at), reference_options or {})
-        reference_rate, reference_seconds = _score(problem, reference, features, device, reference_batch)
-        alternatives = {}
-        for name, solve in problem.alternatives.items():
-            alt_rate, alt_seconds = _score(problem, solve, features, device, reference_batch)
-            alternatives[name] = {"sum_rate": alt_rate, "ms_per_sample": 1e3 * alt_seconds / samples,
-                                  "model_ratio": rate / alt_rate}
-        row = {"sizes": at, "scenario": here, "model_sum_rate": rate, "reference_sum_rate": reference_rate,
-               "ratio": rate / reference_rate,
-               "model_ms_per_sample": 1e3 * model_seconds / samples,
-               "reference_ms_per_sample": 1e3 * reference_seconds / samples,
-               "speedup": reference_seconds / model_seconds, "alternatives": alternatives}
-        if refine:
-            refined_rate, refined_seconds = _score(problem, _refined(problem, infer, reference, refine), features,
-                                                   device, batch, MODEL_PASSES)
-            row["refined"] = {"iterations": refine, "sum_rate": refined_rate, "ratio": refined_rate / reference_rate,
-                              "ms_per_sample": 1e3 * refined_seconds / samples,
-                              "speedup": reference_seconds / refined_seconds}
-        rows.append(row)
-    return {"checkpoint": str(checkpoint), "problem": problem.name, "trained_problem": config.problem,
-            "spec": config.spec, "arch": config.arch,
-            "device": device, "device_name": device_name(device), "samples": samples, "batch": batch,
+        features, at, here = _test_set(chosen, eager, config, data, samples, seed, device, override,
+                                       {**scenario, **more})
+        rows.append(_row(chosen, model, features, at, here, device, batch, reference_batch, reference_options or {},
+                         refine))
+    return {"checkpoint": str(checkpoint), "problem": name, "problem_reference": problem or config.problem,
+            "trained_problem": config.problem,
+            "problem_options": dict(problem_options if problem_options is not None else config.problem_options),
+            "objective": label(chosen), "spec": config.spec, "arch": config.arch, "data": data,
+            "device": device, "device_name": device_name(device), "samples": rows[0]["samples"], "batch": batch,
             "reference_batch": reference_batch, "reference_options": dict(reference_options or {}),
             "compile_mode": compile_mode, "refine": refine, "seed": seed,
             "rows": rows}
 
 
-def _cannot_refine(problem: str, refine: int) -> str:
-    """Why ``refine`` is refused for ``problem`` and, for a model with WMMSE iterations inside,
-    the problem that runs ``refine`` more of them (``ic_beamforming_refined<n + refine>``)."""
-    message = f"problem {problem!r} cannot start its reference from a model's output (refine)"
-    inner = inner_iterations(problem)
-    if inner is None:
-        return message
-    more = refined_problem(inner + refine).name
-    return (f"{message}; its model runs {inner} WMMSE iteration{'s' * (inner > 1)} inside, and {refine} more as "
-            f"problem {more!r}: evaluate it with --problem {more} (the same weights) instead of --refine {refine}")
+def _test_set(problem, model, config: TrainConfig, data: str | None, samples: int, seed: int, device: str,
+              override: dict, scenario: dict) -> tuple[dict, dict, dict]:
+    """(features, every size symbol's value, scenario) of one row: the data file's samples, or
+    ``samples`` drawn by the problem at the run's sizes changed by ``override``."""
+    if data is not None:
+        features = load_data(data)
+        check_features(model, features, data)
+        return {k: v.to(device) for k, v in features.items()}, model.bind(features, None), {}
+    at = run_sizes(problem, model.plan.sizes, {**config.sizes, **override})
+    features = sample(problem, samples, at, seed, device, scenario_of(problem, scenario))
+    check_features(model, features, f"problem {part(problem, 'name', '')!r}: sample()")
+    return features, at, scenario
 
 
-def as_problem(trained: Problem, other: Problem) -> Problem:
-    """``other``, checked to take a model trained on problem ``trained``: the same sampler (so the
-    same scenario keywords), features and actions; only the objective — how the actions are
-    decoded and scored — may differ.  A ValueError names what differs."""
-    def name(value):
-        return getattr(value, "__name__", value)
-
-    differs = [f"{what} {name(a)} against {name(b)}" for what, a, b in (
-        ("sampler", trained.sample, other.sample), ("features", trained.features, other.features),
-        ("actions", trained.actions, other.actions)) if a != b]
-    if differs:
-        raise ValueError(f"the checkpoint was trained on problem {trained.name!r}, which problem {other.name!r} does "
-                         f"not fit ({'; '.join(differs)}): a model runs only as a problem with the same sampler, "
-                         f"features and actions")
-    return other
+def _row(problem, model, features: dict, at: dict, scenario: dict, device: str, batch: int, reference_batch: int,
+         reference_options: dict, refine: int) -> dict:
+    """One row of :func:`evaluate`: model, reference, alternatives (and refinement) on ``features``."""
+    samples = next(iter(features.values())).shape[0]
+    parts = chunks(features, batch)
+    infer = inference(model, problem)
+    with torch.no_grad():
+        _, model_seconds = _timed(lambda: [infer(piece) for piece in parts], device,
+                                  lambda: _each_shape(infer, parts), MODEL_PASSES)
+    value = batched_objective(model, problem, features, batch).mean().item()
+    row = {"sizes": at, "scenario": scenario, "samples": samples, "model_objective": value,
+           "model_ms_per_sample": 1e3 * model_seconds / samples, "reference_objective": None, "ratio": None,
+           "reference_ms_per_sample": None, "speedup": None, "alternatives": {}}
+    if part(problem, "reference") is None:
+        return row
+    reference = _with_options(partial(problem.reference, sizes=at), reference_options)
+    reference_value, reference_seconds = _score(problem, reference, features, device, reference_batch)
+    row.update(reference_objective=reference_value, ratio=value / reference_value,
+               reference_ms_per_sample=1e3 * reference_seconds / samples, speedup=reference_seconds / model_seconds)
+    for name, solve in (part(problem, "alternatives") or {}).items():
+        alt_value, alt_seconds = _score(problem, partial(solve, sizes=at), features, device, reference_batch)
+        row["alternatives"][name] = {"objective": alt_value, "ms_per_sample": 1e3 * alt_seconds / samples,
+                                     "model_ratio": value / alt_value}
+    if refine:
+        refined_value, refined_seconds = _score(problem, _refined(problem, infer, reference, refine), features,
+                                                device, batch, MODEL_PASSES)
+        row["refined"] = {"iterations": refine, "objective": refined_value, "ratio": refined_value / reference_value,
+                          "ms_per_sample": 1e3 * refined_seconds / samples,
+                          "speedup": reference_seconds / refined_seconds}
+    return row
 
 
 def _swept(plan, sweep: tuple[str, list] | None) -> list[tuple[dict, dict]]:
@@ -207,20 +212,21 @@ def compiled(model, mode: str):
 
 def inference(model, problem):
     """What the timing covers: the model's actions, decoded into beams where the problem's
-    actions only parametrise them (``Problem.decode``)."""
-    if problem.decode is None:
-        return lambda part: model(**part)
-    return lambda part: problem.decode(part, model(**part))
+    actions only parametrise them (the problem's ``decode``)."""
+    decode = part(problem, "decode")
+    if decode is None:
+        return lambda features: model(**features)
+    return lambda features: decode(features, model(**features))
 
 
 def _refined(problem, infer, reference, iters: int):
     """The model's physical actions (``infer``) refined by ``iters`` iterations of ``reference``
-    started from them (``Problem.warm_start`` makes its ``init``; ``Problem.refine_offset`` of
+    started from them (the problem's ``warm_start`` makes its ``init``; ``refine_offset`` of
     them are the ones its actions' scoring adds)."""
-    def solve(part: dict):
+    def solve(features: dict):
         with torch.no_grad():
-            start = problem.warm_start(part, infer(part))
-        return reference(part, init=start, iters=iters - problem.refine_offset)
+            start = problem.warm_start(features, infer(features))
+        return reference(features, init=start, iters=iters - part(problem, "refine_offset", 0))
 
     return solve
 
@@ -228,11 +234,11 @@ def _refined(problem, infer, reference, iters: int):
 def _each_shape(infer, parts: list[dict]) -> None:
     """Run ``infer`` once on a piece of each distinct size (the warm-up of a timed pass)."""
     seen = set()
-    for part in parts:
-        n = next(iter(part.values())).shape[0]
+    for piece in parts:
+        n = next(iter(piece.values())).shape[0]
         if n not in seen:
             seen.add(n)
-            infer(part)
+            infer(piece)
 
 
 def _with_options(solve, options: dict):
@@ -253,7 +259,7 @@ def _with_options(solve, options: dict):
 
 
 def plot_sweep(result: dict, key: str, path: str) -> None:
-    """Sum rate of model and reference against a swept size symbol or scenario keyword, over
+    """The objective of model and reference against a swept size symbol or scenario keyword, over
     the rows that set it to a number (needs matplotlib)."""
     try:
         import matplotlib
@@ -269,10 +275,11 @@ def plot_sweep(result: dict, key: str, path: str) -> None:
         raise ValueError(f"--plot: no row sets {key} to a number")
     x = [p[0] for p in points]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(x, [r["model_sum_rate"] for _, r in points], "o-", label=f"model ({result['arch']})")
-    ax.plot(x, [r["reference_sum_rate"] for _, r in points], "s--", label="reference")
+    ax.plot(x, [r["model_objective"] for _, r in points], "o-", label=f"model ({result['arch']})")
+    if all(r["reference_objective"] is not None for _, r in points):
+        ax.plot(x, [r["reference_objective"] for _, r in points], "s--", label="reference")
     ax.set_xlabel(key)
-    ax.set_ylabel("sum rate (bits/s/Hz)")
+    ax.set_ylabel(result["objective"])
     ax.set_title(result["problem"])
     ax.legend()
     fig.tight_layout()

@@ -1,5 +1,6 @@
-"""Unsupervised training of a compiled model on one of the papers' problems (loss = −sum rate),
-optionally after a supervised warm start that imitates the problem's reference.
+"""Unsupervised training of a compiled model on any problem that implements the problem
+contract (:mod:`designer.problem`; loss = −objective), optionally after a supervised warm start
+that imitates the problem's reference, on samples drawn by the problem or read from a data file.
 
 Seeded and deterministic on one device; checkpoints written atomically after every epoch and
 resumable; multi-process data parallel through ``torchrun`` (DDP; gloo on CPU, NCCL on GPU, or
@@ -23,14 +24,16 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Mapping
 
 import torch
 
 from .atomic import save_torch, write_files
-from .wireless import Problem, problem_for
+from .data import load_data, split
+from .problem import configured, label, load, parameters, part
 
 CHECKPOINT = "checkpoint.pt"
-BEST = "best.pt"  # the state with the best validation sum rate so far
+BEST = "best.pt"  # the state with the best validation objective so far
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class TrainConfig:
     problem: str
     arch: str = "vertex_edge"
     sizes: dict[str, int] = field(default_factory=dict)
-    scenario: dict = field(default_factory=dict)  # keywords of the problem's scenario (see check_scenario)
+    scenario: dict = field(default_factory=dict)  # keywords of the problem's scenario (see scenario_of)
+    problem_options: dict = field(default_factory=dict)  # the problem's Options (designer.problem.configured)
+    data: str | None = None  # a data file of features instead of the problem's sampler (designer.data)
     model_options: dict = field(default_factory=dict)
     train_samples: int = 10_000  # per epoch when ``fresh``
     fresh: bool = False  # draw a new training set every epoch (seeded by seed and epoch)
@@ -63,54 +68,43 @@ class TrainConfig:
     out: str = "runs/run"
 
 
-def reference_for(problem: Problem, sizes: dict[str, int]):
-    """The problem's numerical reference at these sizes (hybrid precoding needs N_RF)."""
-    if problem.name.startswith("hybrid_precoding") and "N_RF" in sizes:
-        return partial(problem.reference, n_rf=sizes["N_RF"])
-    return problem.reference
+def load_problem(config: TrainConfig):
+    """The run's problem: ``config.problem`` found by reference (:func:`designer.problem.load`),
+    with ``config.problem_options`` set."""
+    return configured(load(config.problem), config.problem_options)
 
 
-def scenario_sizes(problem: Problem, sizes: dict[str, int]) -> dict[str, int]:
-    """The spec's size symbols that the problem's scenario accepts as keywords."""
-    accepted = inspect.signature(problem.sample).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        return dict(sizes)
-    return {k: v for k, v in sizes.items() if k in accepted}
+def run_sizes(problem, check_sizes: Mapping[str, int], sizes: Mapping[str, int]) -> dict[str, int]:
+    """Every size symbol's value for sampling: ``sizes`` (``--size``), else the problem's
+    ``default_sizes``, else the spec's check instance."""
+    return {**check_sizes, **part(problem, "default_sizes", {}), **sizes}
 
 
-SCENARIO_RESERVED = ("batch", "generator", "seed", "device", "dtype")
+def scenario_of(problem, scenario: Mapping[str, object]):
+    """``scenario`` (``--scenario`` keywords) validated into the problem's ``Scenario``; ValueError
+    naming an unknown keyword or a value of the wrong type."""
+    return parameters(part(problem, "Scenario"), scenario, "scenario option", part(problem, "name", ""))
 
 
-def check_scenario(problem: Problem, scenario: dict) -> None:
-    """Raise ValueError unless every entry of ``scenario`` is a keyword the problem's scenario
-    takes, with a value of the kind it takes: a number (``noise_dbm=-89``), a range ``(lo, hi)``
-    where the keyword takes one (``pair_distance``; ``field`` of the interference channel draws
-    each sample's field side from it) or a word (``beamformer=mrt``). Sizes go through ``sizes``."""
-    params = inspect.signature(problem.sample).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    takes = [name for name, p in params.items() if name not in SCENARIO_RESERVED and p.annotation != "int"]
-    for key, value in scenario.items():
-        if key not in takes:
-            hint = " (a size: give it as a size, --size)" if key in params and key not in SCENARIO_RESERVED else ""
-            raise ValueError(f"scenario option {key!r} is not a keyword of {problem.name}'s scenario{hint}; "
-                             f"it takes {', '.join(takes)}")
-        annotation = str(params[key].annotation)
-        if isinstance(value, (tuple, list)):
-            ok = "tuple" in annotation and len(value) == 2 and value[0] <= value[1]
-            kind = "a range LO:HI with LO <= HI"
-        elif isinstance(value, str):
-            ok, kind = "str" in annotation, "a word"
-        else:
-            ok, kind = "float" in annotation and not isinstance(value, bool), "a number"
-        if not ok:
-            raise ValueError(f"scenario option {key}={value!r}: {key} is annotated {annotation}, not {kind}")
+def sample(problem, n: int, sizes: Mapping[str, int], seed: int, device: str, scenario=None) -> dict[str, torch.Tensor]:
+    """``n`` samples of the problem at ``sizes`` from a generator seeded with ``seed``, with the
+    validated ``scenario`` (:func:`scenario_of`)."""
+    return dict(problem.sample(n, sizes=dict(sizes), generator=torch.Generator().manual_seed(seed), device=device,
+                               dtype=torch.float32, scenario=scenario))
 
 
-def sample(problem: Problem, n: int, sizes: dict[str, int], seed: int, device: str,
-           scenario: dict | None = None) -> dict[str, torch.Tensor]:
-    """``n`` samples of the problem's scenario at ``sizes``, with the ``scenario`` keywords."""
-    return problem.sample(n, seed=seed, device=device, **scenario_sizes(problem, sizes), **(scenario or {}))
+def check_features(model, features: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise ValueError unless ``features`` fit the spec's tensor signatures (names, shapes,
+    real or complex, the model's channel counts) and every sample is finite, naming ``source``,
+    the first offending tensor and, for non-finite values, the first such sample."""
+    for name, x in features.items():
+        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1).nonzero() if isinstance(x, torch.Tensor) and x.dim() else []
+        if len(bad):
+            raise ValueError(f"{source}: {name}: sample {int(bad[0])} holds non-finite values (nan or inf)")
+    try:
+        model.bind(features, None)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: {exc}") from None
 
 
 def initial_model(config: TrainConfig) -> torch.nn.Module:
@@ -141,10 +135,10 @@ def chunks(features: dict, size: int) -> list[dict]:
     return [{k: v[start:start + size] for k, v in features.items()} for start in range(0, n, size)]
 
 
-def batched_sum_rate(model, problem: Problem, features: dict, batch: int) -> torch.Tensor:
+def batched_objective(model, problem, features: dict, batch: int) -> torch.Tensor:
     """Per-sample sum rate of the model's actions, evaluated in batches without gradients."""
     with torch.no_grad():
-        return torch.cat([problem.sum_rate(part, model(**part)) for part in chunks(features, batch)])
+        return torch.cat([problem.objective(part, model(**part)) for part in chunks(features, batch)])
 
 
 CHECKPOINT_KEYS = ("config", "spec_text", "model", "optimizer", "epoch", "history")
@@ -177,13 +171,14 @@ def load_checkpoint(path: str | Path) -> dict:
     return state
 
 
-def fingerprint(spec_text: str, problem: Problem) -> str:
-    """SHA-256 of what a run optimises: the spec's text, the problem's name and the source of its
-    objective (and of the arguments bound to it), so a resumed run cannot silently continue
-    with another spec, budget or objective."""
+def fingerprint(spec_text: str, problem, options: Mapping[str, object] | None = None) -> str:
+    """SHA-256 of what a run optimises: the spec's text, the problem's name and options and the
+    source of its objective (and of the arguments bound to it), so a resumed run cannot silently
+    continue with another spec, budget or objective."""
     digest = hashlib.sha256()
-    for part in (spec_text, problem.name, _source_text(problem.sum_rate)):
-        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    for text in (spec_text, part(problem, "name", ""), repr(sorted((options or {}).items())),
+                 _source_text(problem.objective)):
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
     return digest.hexdigest()
 
 
@@ -260,8 +255,8 @@ def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
 class _Progress:
     """A tqdm bar on rank 0 when stderr is a terminal or tqdm is available, else epoch lines."""
 
-    def __init__(self, total: int, start: int, enabled: bool):
-        self.bar = None
+    def __init__(self, total: int, start: int, enabled: bool, label: str = "objective"):
+        self.bar, self.label = None, label
         if enabled:
             try:
                 from tqdm import tqdm
@@ -274,8 +269,8 @@ class _Progress:
     def update(self, metrics: dict) -> None:
         if not self.enabled:
             return
-        val = metrics["val_sum_rate"]
-        text = f"train {metrics['train_sum_rate']:.3f}" + (f"  val {val:.3f}" if val is not None else "") + " bits/s/Hz"
+        val = metrics["val_objective"]
+        text = f"{self.label}: train {metrics['train_objective']:.4g}" + (f"  val {val:.4g}" if val is not None else "")
         if self.bar is not None:
             self.bar.set_postfix_str(text)
             self.bar.update(1)
@@ -319,31 +314,53 @@ def _check_config(config: TrainConfig) -> None:
     for name in ("imitate_epochs", "weight_decay", "clip_grad"):
         if not getattr(config, name) >= 0:
             raise ValueError(f"{name} must be >= 0, got {getattr(config, name)!r}")
-    check_scenario(problem_for(config.problem), config.scenario)
+    if config.data is not None and config.fresh:
+        raise ValueError("--fresh draws new samples every epoch; it cannot be combined with --data")
+
+
+def _datasets(config: TrainConfig, problem, model, device: str):
+    """(training set or None when ``fresh``, validation set, every size symbol's value): from
+    ``config.data`` (split as :func:`designer.data.split` documents) or the problem's sampler,
+    checked against the spec's tensor signatures on first use."""
+    if config.data is not None:
+        features = load_data(config.data)
+        check_features(model, features, config.data)
+        train_set, val_set = split(features, config.val_samples, config.data)
+        return ({k: v.to(device) for k, v in train_set.items()}, {k: v.to(device) for k, v in val_set.items()},
+                model.bind(val_set, None))
+    sizes = run_sizes(problem, model.plan.sizes, config.sizes)
+    scenario = scenario_of(problem, config.scenario)
+    val_set = sample(problem, config.val_samples, sizes, config.seed + 1_000_003, device, scenario)
+    check_features(model, val_set, f"problem {part(problem, 'name', config.problem)!r}: sample()")
+    train_set = None if config.fresh else sample(problem, config.train_samples, sizes, config.seed, device, scenario)
+    return train_set, val_set, sizes
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True, resume_anyway: bool = False) -> list[dict]:
     """Train, checkpointing ``out/checkpoint.pt`` after every epoch (and ``out/best.pt`` whenever
-    the validation sum rate is the best so far); return the metric history.
+    the validation objective is the best so far); return the metric history.
 
-    With ``imitate_epochs`` the first epochs minimise the problem's imitation loss against its
-    reference's actions on the training set (a supervised warm start), the rest −sum rate.
-    With ``augment`` every training batch is first transformed by ``problem.augment`` (a random
-    invariance of the sum rate, drawn from the epoch's seed).
+    The problem's ``objective`` is maximised (loss = −objective). With ``imitate_epochs`` the
+    first epochs minimise the problem's imitation loss against its reference's actions on the
+    training set (a supervised warm start). With ``augment`` every training batch is first
+    transformed by ``problem.augment`` (a random invariance of the objective, drawn from the
+    epoch's seed). With ``data`` the samples come from a data file (:mod:`designer.data`)
+    instead of the problem's sampler.
     With ``resume`` the run continues from the checkpoint in ``out`` (same options; ``epochs``
     may grow; same spec text, problem and objective, see :func:`fingerprint`, unless
     ``resume_anyway``). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
     _check_config(config)
     rank, world, device = _distributed(config.device, config.backend)
-    problem = problem_for(config.problem)
-    if config.imitate_epochs and problem.imitation is None:
-        raise ValueError(f"problem {problem.name!r} defines no imitation loss (--imitate-epochs)")
-    if config.augment and problem.augment is None:
-        raise ValueError(f"problem {problem.name!r} defines no augmentation (--augment)")
+    problem = load_problem(config)
+    name = part(problem, "name", config.problem)
+    if config.imitate_epochs and (part(problem, "imitation") is None or part(problem, "reference") is None):
+        raise ValueError(f"problem {name!r} defines no imitation loss and reference (--imitate-epochs)")
+    if config.augment and part(problem, "augment") is None:
+        raise ValueError(f"problem {name!r} defines no augmentation (--augment)")
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
-    run_fingerprint = fingerprint(spec_text, problem)
+    run_fingerprint = fingerprint(spec_text, problem, config.problem_options)
     model = initial_model(config).to(device)
     optimizer = _optimizer(config, model.parameters())
     history: list[dict] = []
@@ -360,63 +377,61 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
 
         # The last layer updates types no read-out uses, so some parameters get no gradient.
         model = DistributedDataParallel(model, find_unused_parameters=True)
-    train_set = None if config.fresh else sample(problem, config.train_samples, config.sizes, config.seed, device,
-                                                 config.scenario)
+    train_set, val_set, sizes = _datasets(config, problem, bare, device)
+    n_train = config.train_samples if train_set is None else next(iter(train_set.values())).shape[0]
     targets = None  # the reference's actions on train_set, while imitating
-    val_set = sample(problem, config.val_samples, config.sizes, config.seed + 1_000_003, device,
-                     config.scenario)
-    bar = _Progress(config.epochs, start, progress and rank == 0)
+    bar = _Progress(config.epochs, start, progress and rank == 0, label(problem))
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(config, epoch)
         shuffle = torch.Generator().manual_seed(config.seed * 7919 + epoch)  # batch order, then augmentation
-        order = torch.randperm(config.train_samples, generator=shuffle)
+        order = torch.randperm(n_train, generator=shuffle)
         if config.fresh:
-            train_set = sample(problem, config.train_samples, config.sizes, epoch_seed(config, epoch), device,
-                               config.scenario)
+            train_set = sample(problem, n_train, sizes, epoch_seed(config, epoch), device,
+                               scenario_of(problem, config.scenario))
         imitating = epoch < config.imitate_epochs
         if imitating and (targets is None or config.fresh):
-            targets = reference_for(problem, config.sizes)(train_set)
+            targets = problem.reference(train_set, sizes=sizes)
         model.train()
-        total = torch.zeros((), dtype=torch.float64, device=device)  # sum rate over the epoch's samples
+        total = torch.zeros((), dtype=torch.float64, device=device)  # objective over the epoch's samples
         total_loss = torch.zeros((), dtype=torch.float64, device=device)
-        for first in range(0, config.train_samples - world + 1, config.batch):  # every rank gets data
+        for first in range(0, n_train - world + 1, config.batch):  # every rank gets data
             index = order[first:first + config.batch][rank::world].to(device)
-            part = {k: v[index] for k, v in train_set.items()}
+            batch = {k: v[index] for k, v in train_set.items()}
             if config.augment:
-                part = problem.augment(part, shuffle)
-            actions = model(**part)
-            rate = problem.sum_rate(part, actions)
-            loss = (problem.imitation(part, actions, {k: v[index] for k, v in targets.items()}).mean()
-                    if imitating else -rate.mean())
+                batch = problem.augment(batch, shuffle)
+            actions = model(**batch)
+            value = problem.objective(batch, actions)
+            loss = (problem.imitation(batch, actions, {k: v[index] for k, v in targets.items()}).mean()
+                    if imitating else -value.mean())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_grad:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             optimizer.step()
-            total += rate.detach().sum()  # no host sync per step
+            total += value.detach().sum()  # no host sync per step
             total_loss += loss.detach() * len(index)
         model.eval()
         validate = (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs
         metrics = {"epoch": epoch + 1,
-                   "train_sum_rate": _all_sum(float(total), world, device) / config.train_samples,
-                   "train_loss": _all_sum(float(total_loss), world, device) / config.train_samples,
-                   "val_sum_rate": float(batched_sum_rate(bare, problem, val_set, config.batch).mean())
+                   "train_objective": _all_sum(float(total), world, device) / n_train,
+                   "train_loss": _all_sum(float(total_loss), world, device) / n_train,
+                   "val_objective": float(batched_objective(bare, problem, val_set, config.batch).mean())
                    if validate else None,
-                   "objective": "imitation" if imitating else "sum_rate",
+                   "loss": "imitation" if imitating else "objective",
                    "lr": lr_at(config, epoch), "seconds": round(time.perf_counter() - began, 3)}
         if not math.isfinite(metrics["train_loss"]):
             saved = f"checkpoint.pt holds epoch {epoch}" if epoch else "no checkpoint written"
             raise FloatingPointError(f"{config.out}: epoch {epoch + 1}: the training loss is not finite; stopped "
                                      f"without saving this epoch ({saved}); try a lower --lr or --clip-grad")
-        best = max((h["val_sum_rate"] for h in history if h["val_sum_rate"] is not None), default=None)
+        best = max((h["val_objective"] for h in history if h["val_objective"] is not None), default=None)
         history.append(metrics)
         if rank == 0:
             state = {"config": dataclasses.asdict(config), "spec_text": spec_text, "fingerprint": run_fingerprint,
                      "model": bare.state_dict(),
                      "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history}
-            if validate and (best is None or metrics["val_sum_rate"] > best):
+            if validate and (best is None or metrics["val_objective"] > best):
                 save_torch(state, out / BEST)
             save_torch(state, out / CHECKPOINT)
             write_files({out / "metrics.json": json.dumps(history, indent=1) + "\n"})

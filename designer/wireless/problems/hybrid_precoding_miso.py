@@ -1,0 +1,16 @@
+"""MU-MISO hybrid precoding (Zhao, Yang, Liu eq. 3 with one receive antenna): ``H``
+``(batch, K, N_t)`` → ``W_RF``, ``W_BB``; reference GLRAM-style."""
+
+from __future__ import annotations
+
+from ..objectives import augment_hybrid_precoding, imitation_hybrid_precoding, sum_rate_hybrid_precoding_miso
+from ..problem import WirelessProblem
+from ..references import glram_hybrid_precoding
+from ..scenarios import sample_hybrid_precoding_miso
+from .hybrid_precoding import HybridScenario
+
+problem = WirelessProblem(
+    "hybrid_precoding_miso", sample_hybrid_precoding_miso, sum_rate_hybrid_precoding_miso, glram_hybrid_precoding,
+    ("H",), ("W_RF", "W_BB"), "Zhao, Yang, Liu eq. (3), MU-MISO; reference GLRAM-style (Song, Sun, Yang 2016)",
+    HybridScenario, default_sizes={"N_t": 8, "N_RF": 6, "K": 2}, solver_sizes={"N_RF": "n_rf"},
+    imitation=imitation_hybrid_precoding, augment=augment_hybrid_precoding)

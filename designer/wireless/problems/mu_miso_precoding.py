@@ -1,0 +1,21 @@
+"""MU-MISO precoding (Zhao, Yang, Liu §2-A): ``H`` ``(batch, K, N)`` → ``V`` ``(batch, K, N)``;
+reference WMMSE, alternatives ZF and regularised ZF."""
+
+from __future__ import annotations
+
+from ..objectives import sum_rate_mu_miso_precoding
+from ..problem import Scenario, WirelessProblem
+from ..references import rzf_mu_miso_precoding, wmmse_mu_miso_precoding, zf_mu_miso_precoding
+from ..scenarios import sample_mu_miso_precoding
+
+
+class MUMISOScenario(Scenario):
+    """i.i.d. Rayleigh channels at ``snr_db`` (:func:`~designer.wireless.scenarios.sample_mu_miso_precoding`)."""
+
+    snr_db: float = 10.0
+
+
+problem = WirelessProblem(
+    "mu_miso_precoding", sample_mu_miso_precoding, sum_rate_mu_miso_precoding, wmmse_mu_miso_precoding,
+    ("H",), ("V",), "Zhao, Yang, Liu §2-A; reference WMMSE", MUMISOScenario, default_sizes={"K": 4, "N": 8},
+    solvers={"zf": zf_mu_miso_precoding, "rzf": rzf_mu_miso_precoding})
