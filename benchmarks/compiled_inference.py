@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from designer.evaluation import device_name, load_model  # noqa: E402
-from designer.training import chunks, problem_for, sample  # noqa: E402
+from designer.training import chunks, load_problem, run_samples  # noqa: E402
 
 
 def variants(eager):
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         for checkpoint in args.checkpoints:
             eager, config = load_model(checkpoint, args.device)
-            parts = chunks(sample(problem_for(config.problem), args.samples, config.sizes, 12345, args.device,
-                                  config.scenario), args.batch)
+            features, _ = run_samples(config, load_problem(config), eager, args.samples, 12345, args.device)
+            parts = chunks(features, args.batch)
             expected = [eager(**part) for part in parts]
             for name, model in variants(eager).items():
                 got = [model(**part) for part in parts]  # compiles every shape (untimed)

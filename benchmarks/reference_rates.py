@@ -18,8 +18,10 @@ def main() -> None:
     args = parser.parse_args()
     print("| problem | mean sum rate of the registry reference [bits/s/Hz] |\n|---|---|")
     for name, problem in PROBLEMS.items():
-        features = problem.sample(args.samples, seed=args.seed, dtype=torch.float64)
-        rate = problem.sum_rate(features, problem.reference(features)).mean().item()
+        sizes = dict(problem.default_sizes)
+        features = problem.sample(args.samples, sizes=sizes, generator=torch.Generator().manual_seed(args.seed),
+                                  dtype=torch.float64, scenario=problem.Scenario())
+        rate = problem.objective(features, problem.reference(features, sizes=sizes)).mean().item()
         print(f"| {name} | {rate:.2f} |", flush=True)
 
 

@@ -28,28 +28,34 @@ import json
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from designer.evaluation import as_problem, device_name, inference, load_model  # noqa: E402
-from designer.training import chunks, problem_for, reference_for, sample  # noqa: E402
+from designer.cli import _parse_option  # noqa: E402
+from designer.evaluation import device_name, inference, load_model  # noqa: E402
+from designer.problem import configured, load  # noqa: E402
+from designer.training import chunks, load_problem, run_samples  # noqa: E402
 
 
-def load(entry: str, device: str, compile_network: bool = True):
-    """(name, config, problem, network) of ``RUN[:PROBLEM]``, the network compiled as
-    ``evaluate --compile`` runs it unless ``compile_network`` is False."""
-    run, _, name = entry.partition(":")
+def load_entry(entry: str, device: str, compile_network: bool = True):
+    """(name, config, problem, eager network, network) of ``RUN[,KEY=VALUE...]`` (the run's problem with those
+    problem options, e.g. ``run,inner_iterations=8``), the network compiled as ``evaluate
+    --compile`` runs it unless ``compile_network`` is False."""
+    run, *options = entry.split(",")
     eager, config = load_model(run, device)
-    problem = as_problem(problem_for(config.problem), problem_for(name or config.problem))
-    return entry, config, problem, torch.compile(eager, dynamic=False) if compile_network else eager
+    problem = (configured(load(config.problem), dict(_parse_option(o) for o in options)) if options
+               else load_problem(config))
+    return entry, config, problem, eager, torch.compile(eager, dynamic=False) if compile_network else eager
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", nargs="+", help="run directories of gnn-design train, each RUN or RUN:PROBLEM")
+    parser.add_argument("checkpoints", nargs="+",
+                        help="run directories of gnn-design train, each RUN or RUN,KEY=VALUE,... (problem options)")
     parser.add_argument("--samples", type=int, default=1024, help="samples of each model pass")
     parser.add_argument("--batch", type=int, default=512, help="the models' batch size")
     parser.add_argument("--rounds", type=int, default=30)
@@ -61,21 +67,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     torch.compiler.reset()
-    models = [load(entry, args.device, not args.eager) for entry in args.checkpoints]
+    models = [load_entry(entry, args.device, not args.eager) for entry in args.checkpoints]
     first = models[0][1]
-    for entry, config, _, _ in models[1:]:
+    for entry, config, *_ in models[1:]:
         if (config.sizes, config.scenario) != (first.sizes, first.scenario):
             raise SystemExit(f"{entry}: trained at {config.sizes} {config.scenario}, the first checkpoint at "
                              f"{first.sizes} {first.scenario}: one test set cannot serve both")
     problem = models[0][2]
     solved = args.rounds * args.reference_per_round
-    features = sample(problem, max(args.samples, solved), first.sizes, args.seed, args.device, first.scenario)
+    features, sizes = run_samples(first, problem, models[0][3], max(args.samples, solved), args.seed, args.device)
     parts = chunks({k: v[:args.samples] for k, v in features.items()}, args.batch)
     singles = chunks({k: v[:solved] for k, v in features.items()}, 1)
-    reference = reference_for(problem, first.sizes)
+    reference = partial(problem.reference, sizes=sizes)
     times = {entry: [] for entry, *_ in models}
     reference_times, reference_actions = [], []
-    timed = {entry: inference(model, model_problem) for entry, _, model_problem, model in models}
+    timed = {entry: inference(model, model_problem) for entry, _, model_problem, _, model in models}
     with torch.no_grad():
         for infer in timed.values():  # compile every batch shape, untimed
             for part in parts:
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
                 reference_actions.append(reference(single))
             reference_times.append((time.perf_counter() - began) / args.reference_per_round)
             print(f"round {r + 1}/{args.rounds}: reference {1e3 * reference_times[-1]:.1f} ms/sample", flush=True)
-        reference_rate = statistics.fmean(problem.sum_rate(s, a).item() for s, a in zip(singles, reference_actions))
+        reference_rate = statistics.fmean(problem.objective(s, a).item() for s, a in zip(singles, reference_actions))
         result = {"device": device_name(args.device), "torch": torch.__version__, "compiled": not args.eager,
                   "samples": args.samples,
                   "batch": args.batch, "rounds": args.rounds, "reference_per_round": args.reference_per_round,
@@ -100,8 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
                                 "ms_per_sample_median": 1e3 * statistics.median(reference_times)},
                   "models": []}
         on_solved = chunks({k: v[:solved] for k, v in features.items()}, args.batch)
-        for entry, _, model_problem, model in models:
-            rate = torch.cat([model_problem.sum_rate(part, model(**part)) for part in on_solved]).mean().item()
+        for entry, _, model_problem, _, model in models:
+            rate = torch.cat([model_problem.objective(part, model(**part)) for part in on_solved]).mean().item()
             paired = sorted(r / m for r, m in zip(reference_times, times[entry]))  # per round
             result["models"].append({
                 "checkpoint": entry, "problem": model_problem.name, "sum_rate": rate, "ratio": rate / reference_rate,

@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 from designer.atomic import write_files  # noqa: E402
 from designer.cli import _parse_option, _parse_size  # noqa: E402
 from designer.evaluation import evaluate  # noqa: E402
+from designer.problem import resolve  # noqa: E402
+from designer.spec import load_spec  # noqa: E402
 from designer.training import TrainConfig, train  # noqa: E402
 
 
@@ -51,7 +53,8 @@ def run_one(args, arch: str, options: dict, n: int) -> dict:
     """Train one model on ``n`` samples (or resume its run) and evaluate it."""
     batch = min(n, args.batch)
     epochs = math.ceil(args.steps / math.ceil(n / batch))
-    config = TrainConfig(spec=args.spec, problem=args.problem or Path(args.spec).stem, arch=arch,
+    problem = resolve(args.problem) if args.problem else resolve(load_spec(args.spec).problem, Path(args.spec).parent)
+    config = TrainConfig(spec=args.spec, problem=problem, arch=arch,
                          sizes=dict(args.size or []), model_options={**dict(args.option or []), **options},
                          train_samples=n, val_samples=args.val_samples, val_every=epochs, epochs=epochs,
                          batch=batch, lr=args.lr, seed=args.seed, augment=args.augment,
@@ -61,14 +64,16 @@ def run_one(args, arch: str, options: dict, n: int) -> dict:
     row = evaluate(config.out, samples=args.test_samples)["rows"][0]
     return {"model": slug(arch, options), "arch": arch, "options": config.model_options, "samples": n,
             "epochs": epochs, "batch": batch, "augment": args.augment, "train_seconds": round(seconds, 1),
-            "sum_rate": row["model_sum_rate"], "reference_sum_rate": row["reference_sum_rate"], "ratio": row["ratio"],
+            "objective": row["model_objective"], "reference_objective": row["reference_objective"],
+            "ratio": row["ratio"],
             "run": config.out}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("spec")
-    parser.add_argument("--problem", help="problem in designer.wireless (default: the spec's stem)")
+    parser.add_argument("--problem", help="the problem (a reference, as gnn-design train --problem; default: the "
+                                          "spec's problem)")
     parser.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N")
     parser.add_argument("--model", action="append", type=parse_model, required=True, metavar="ARCH[:K=V,...]")
     parser.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             row = run_one(args, arch, options, n)
             rows.append(row)
-            print(f"{row['model']:40s} n={n:6d}  {row['sum_rate']:8.3f} / {row['reference_sum_rate']:8.3f}"
+            print(f"{row['model']:40s} n={n:6d}  {row['objective']:8.3f} / {row['reference_objective']:8.3f}"
                   f" = {row['ratio']:.3f}  ({row['epochs']} epochs, {row['train_seconds']} s)", flush=True)
             if row["ratio"] >= args.target:
                 needed[row["model"]] = n

@@ -12,10 +12,14 @@ import json
 import os
 import sys
 import traceback
+import typing
 from pathlib import Path
 
 from .architecture import ARCHITECTURES
 from .atomic import write_files
+from pydantic import ValidationError
+
+from .config import TrainConfig
 from .problem import ProblemError, label, resolve
 from .spec import SpecError, json_schema, load_spec
 
@@ -112,6 +116,54 @@ def _parse_sweep(text: str) -> tuple[str, list]:
     return name, [_parse_scenario(f"{name}={v}")[1] for v in values.split(",")]
 
 
+ITEM_PARSERS = {"size": _parse_size, "scenario": _parse_scenario, "option": _parse_option}
+
+
+def add_config_options(parser: argparse.ArgumentParser, model) -> None:
+    """One option per field of the pydantic ``model``: its description is the help, its default
+    the default (left to the model: an option not given is not set), a ``Literal`` its choices,
+    a bool a switch, a mapping a repeatable ``KEY=VALUE`` (see :func:`designer.config.option`)."""
+    for name, field in model.model_fields.items():
+        cli = (field.json_schema_extra or {}).get("cli", {})
+        flag = _flag(model, name)
+        shown = not field.is_required() and field.default not in ({}, None, False)
+        default = f" (default: {field.default})" if shown else ""
+        kwargs = {"help": (field.description or "") + default}
+        if flag.startswith("--"):
+            kwargs.update(dest=name, default=argparse.SUPPRESS)
+        choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else ()
+        if field.annotation is bool:
+            kwargs["action"] = "store_true"
+        elif "parse" in cli:
+            kwargs.update(action="append", type=ITEM_PARSERS[cli["parse"]])
+        elif choices:
+            kwargs["choices"] = choices
+        elif flag.startswith("--"):
+            kwargs["type"] = _field_type(field.annotation)
+        if "metavar" in cli:
+            kwargs["metavar"] = cli["metavar"]
+        parser.add_argument(flag, **kwargs)
+
+
+def _flag(model, name: str) -> str:
+    """The command-line option of field ``name`` of ``model``."""
+    field = model.model_fields.get(name)
+    cli = (field.json_schema_extra or {}).get("cli", {}) if field else {}
+    return cli.get("flag", "--" + name.replace("_", "-"))
+
+
+def _field_type(annotation):
+    """int or float for a field typed so (``Optional`` included), else str."""
+    candidates = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    return candidates[0] if candidates and candidates[0] in (int, float) else str
+
+
+def config_values(args, model) -> dict:
+    """The fields of ``model`` given on the command line (``KEY=VALUE`` lists as dicts)."""
+    values = {name: getattr(args, name) for name in model.model_fields if hasattr(args, name)}
+    return {name: dict(v) if isinstance(v, list) else v for name, v in values.items()}
+
+
 def _device_ok(device: str) -> bool:
     if device.startswith("cuda"):
         import torch
@@ -125,7 +177,7 @@ def _device_ok(device: str) -> bool:
 def _problem_reference(args, spec) -> str:
     """The run's problem: ``--problem`` (relative to the working directory), else the spec's
     ``problem:`` (relative to the spec's folder), as an absolute reference."""
-    if args.problem:
+    if getattr(args, "problem", None):
         return resolve(args.problem)
     if spec.problem:
         return resolve(spec.problem, Path(args.spec).parent)
@@ -134,25 +186,23 @@ def _problem_reference(args, spec) -> str:
 
 
 def _train(args) -> int:
-    from .training import TrainConfig, load_problem, train
+    from .training import load_problem, train
 
     try:
-        reference = _problem_reference(args, load_spec(args.spec))
-        config = TrainConfig(spec=str(args.spec), problem=reference, problem_options=dict(args.problem_option or []),
-                             data=args.data, arch=args.arch, sizes=dict(args.size or []),
-                             scenario=dict(args.scenario or []),
-                             model_options=dict(args.model_option or []), train_samples=args.samples,
-                             fresh=args.fresh, val_samples=args.val_samples, val_every=args.val_every,
-                             epochs=args.epochs, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
-                             imitate_epochs=args.imitate_epochs, augment=args.augment, optimizer=args.optimizer,
-                             weight_decay=args.weight_decay, clip_grad=args.clip_grad, seed=args.seed,
-                             init_seed=args.init_seed, device=args.device, backend=args.dist_backend,
-                             out=args.out or f"runs/{Path(args.spec).stem}_{args.arch}")
+        values = config_values(args, TrainConfig)
+        values["problem"] = _problem_reference(args, load_spec(args.spec))
+        values.setdefault("out", f"runs/{Path(args.spec).stem}_{values.get('arch', 'vertex_edge')}")
+        config = TrainConfig(**values)
         problem = load_problem(config)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = f"{_flag(TrainConfig, str(error['loc'][0]))}: " if error["loc"] else ""
+        print(f"error: {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return EXIT_INVALID
     except (SpecError, ProblemError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    if not _device_ok(args.device):
+    if not _device_ok(config.device):
         return EXIT_INVALID
     try:
         history = train(config, resume=args.resume or args.resume_anyway, progress=not args.no_progress,
@@ -242,57 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--auto-edges", action="store_true",
                       help="after S4new, add suggested edge orbits until the certificate holds")
     comp.set_defaults(run=_compile)
-    tr = sub.add_parser("train", help="train a compiled model unsupervised (loss = -sum rate)")
-    tr.add_argument("spec")
-    tr.add_argument("--problem", metavar="REFERENCE",
-                    help="the problem to optimise: module:attribute, path/to/file.py:attribute or a registered "
-                         "name (default: the spec's `problem:`)")
-    tr.add_argument("--problem-option", action="append", type=_parse_option, metavar="KEY=VALUE",
-                    help="a parameter of the problem's Options (repeatable), e.g. inner_iterations=3 for "
-                         "ic_beamforming_refined")
-    tr.add_argument("--data", metavar="FILE",
-                    help="train on the feature tensors of a .pt or .npz file instead of the problem's samples "
-                         "(the last --val-samples validate; designer/data.py)")
-    tr.add_argument("--arch", choices=ARCHITECTURES, default="vertex_edge",
-                    help="vertex (Zhao Prop. 1), edge (Prop. 2), vertex_edge (ENGNN) or fnn (baseline)")
-    tr.add_argument("--size", action="append", type=_parse_size, metavar="SYMBOL=N", help="training sizes")
-    tr.add_argument("--scenario", action="append", type=_parse_scenario, metavar="KEY=VALUE",
-                    help="keyword of the problem's scenario for the training and validation sets (repeatable): "
-                         "a number (noise_dbm=-89), or a range LO:HI where the keyword takes one "
-                         "(field=900:2000 draws each sample's field side)")
-    tr.add_argument("--model-option", action="append", type=_parse_option, metavar="KEY=VALUE",
-                    help="option passed to designer.build (e.g. preset=engnn, hidden=64, layers=3, sharing=none)")
-    tr.add_argument("--samples", type=int, default=10_000, help="training samples (per epoch with --fresh)")
-    tr.add_argument("--fresh", action="store_true",
-                    help="draw a new training set every epoch, seeded by --seed and the epoch (ENGNN's training)")
-    tr.add_argument("--val-samples", type=int, default=1_000)
-    tr.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and after the last)")
-    tr.add_argument("--epochs", type=int, default=50)
-    tr.add_argument("--batch", type=int, default=256)
-    tr.add_argument("--lr", type=float, default=1e-3)
-    tr.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
-                    help="constant, or cosine annealing to lr/100 over the epochs")
-    tr.add_argument("--imitate-epochs", type=int, default=0, metavar="E",
-                    help="first E epochs imitate the problem's reference on the training set (supervised "
-                         "warm start; where the problem defines an imitation loss), then maximise the sum rate")
-    tr.add_argument("--augment", action="store_true",
-                    help="transform every training batch by the problem's augmentation (a random invariance "
-                         "of the sum rate, e.g. per-UE channel phases; where the problem defines one)")
-    tr.add_argument("--optimizer", choices=("adam", "adamw", "rmsprop"), default="adam")
-    tr.add_argument("--weight-decay", type=float, default=0.0,
-                    help="L2 penalty (adam, rmsprop) or decoupled weight decay (adamw)")
-    tr.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM",
-                    help="rescale every step's gradient to at most this global norm (default 0: off)")
-    tr.add_argument("--seed", type=int, default=0,
-                    help="seed of the data (training and validation sets, batch order) and, unless "
-                         "--init-seed is given, of the initial weights")
-    tr.add_argument("--init-seed", type=int, metavar="SEED",
-                    help="seed of the initial weights alone (default: --seed)")
-    tr.add_argument("--device", default="cpu", help="cpu or cuda (a run may resume on the other)")
-    tr.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",
-                    help="DDP backend under torchrun (auto: NCCL on GPU, gloo on CPU; gloo can put "
-                         "several processes on one GPU)")
-    tr.add_argument("--out", help="run directory (default: runs/<problem>_<arch>)")
+    tr = sub.add_parser("train", help="train a compiled model unsupervised (loss = -objective)")
+    add_config_options(tr, TrainConfig)
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out (same options, "
                     "spec text, problem and objective)")
     tr.add_argument("--resume-anyway", action="store_true",

@@ -13,7 +13,8 @@ import torch
 from .data import load_data
 from .problem import configured, label, load, part
 from .training import (TrainConfig, batched_objective, build_model, check_counts, check_features, chunks,
-                       load_checkpoint, load_problem, run_sizes, sample, scenario_of)
+                       load_checkpoint, load_problem, run_samples,
+                       scenario_of)
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -75,7 +76,7 @@ def _head(features: dict, n: int) -> dict:
 def load_model(checkpoint: str, device: str = "cpu"):
     """(model in eval mode on ``device``, its TrainConfig) from a checkpoint file or run directory."""
     state = load_checkpoint(checkpoint)
-    config = TrainConfig(**state["config"])
+    config = TrainConfig.model_validate(state["config"])
     model = build_model(config, state["spec_text"])
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config
@@ -144,9 +145,7 @@ def _test_set(problem, model, config: TrainConfig, data: str | None, samples: in
         features = load_data(data)
         check_features(model, features, data)
         return {k: v.to(device) for k, v in features.items()}, model.bind(features, None), {}
-    at = run_sizes(problem, model.plan.sizes, {**config.sizes, **override})
-    features = sample(problem, samples, at, seed, device, scenario_of(problem, scenario))
-    check_features(model, features, f"problem {part(problem, 'name', '')!r}: sample()")
+    features, at = run_samples(config, problem, model, samples, seed, device, override, scenario)
     return features, at, scenario
 
 

@@ -11,7 +11,6 @@ state; a run may resume on another device.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import inspect
 import json
@@ -21,7 +20,6 @@ import pickle
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Mapping
@@ -29,43 +27,13 @@ from typing import Mapping
 import torch
 
 from .atomic import save_torch, write_files
+from .config import TrainConfig
 from .data import load_data, split
 from .problem import configured, label, load, parameters, part
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"  # the state with the best validation objective so far
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (stored in every checkpoint)."""
-
-    spec: str
-    problem: str
-    arch: str = "vertex_edge"
-    sizes: dict[str, int] = field(default_factory=dict)
-    scenario: dict = field(default_factory=dict)  # keywords of the problem's scenario (see scenario_of)
-    problem_options: dict = field(default_factory=dict)  # the problem's Options (designer.problem.configured)
-    data: str | None = None  # a data file of features instead of the problem's sampler (designer.data)
-    model_options: dict = field(default_factory=dict)
-    train_samples: int = 10_000  # per epoch when ``fresh``
-    fresh: bool = False  # draw a new training set every epoch (seeded by seed and epoch)
-    val_samples: int = 1_000
-    val_every: int = 1  # validate every this many epochs (and after the last)
-    epochs: int = 50
-    batch: int = 256
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # "constant" | "cosine" (see lr_at)
-    imitate_epochs: int = 0  # first epochs minimise problem.imitation against the reference, then −sum rate
-    augment: bool = False  # transform every training batch by problem.augment (an invariance of the sum rate)
-    optimizer: str = "adam"  # "adam" | "adamw" | "rmsprop"
-    weight_decay: float = 0.0  # L2 penalty (adam, rmsprop) or decoupled decay (adamw)
-    clip_grad: float = 0.0  # rescale each step's gradient to at most this global norm (0: off)
-    seed: int = 0
-    init_seed: int | None = None  # seed of the initial weights (None: seed); data follow seed alone
-    device: str = "cpu"
-    backend: str = "auto"  # DDP backend under torchrun: "auto" (NCCL on GPU, gloo on CPU) | "gloo" | "nccl"
-    out: str = "runs/run"
 
 
 def load_problem(config: TrainConfig):
@@ -91,6 +59,17 @@ def sample(problem, n: int, sizes: Mapping[str, int], seed: int, device: str, sc
     validated ``scenario`` (:func:`scenario_of`)."""
     return dict(problem.sample(n, sizes=dict(sizes), generator=torch.Generator().manual_seed(seed), device=device,
                                dtype=torch.float32, scenario=scenario))
+
+
+def run_samples(config: TrainConfig, problem, model, n: int, seed: int, device: str,
+                sizes: Mapping[str, int] | None = None, scenario: Mapping[str, object] | None = None):
+    """(``n`` samples of the run's problem, every size symbol's value): at the run's sizes changed by
+    ``sizes`` and its scenario (or ``scenario`` in its place), checked against ``model``'s spec."""
+    at = run_sizes(problem, model.plan.sizes, {**config.sizes, **(sizes or {})})
+    features = sample(problem, n, at, seed, device,
+                      scenario_of(problem, config.scenario if scenario is None else scenario))
+    check_features(model, features, f"problem {part(problem, 'name', config.problem)!r}: sample()")
+    return features, at
 
 
 def check_features(model, features: Mapping[str, torch.Tensor], source: str) -> None:
@@ -228,27 +207,17 @@ def epoch_seed(config: TrainConfig, epoch: int) -> int:
     return 2**40 + config.seed * 2**20 + epoch
 
 
-LR_SCHEDULES = ("constant", "cosine")
-
-
 def lr_at(config: TrainConfig, epoch: int) -> float:
     """The learning rate of epoch ``epoch`` (0-based): ``lr`` throughout, or cosine annealing
     from ``lr`` to ``lr / 100`` over ``epochs``. A function of the epoch alone, so a resumed run
     continues the schedule (growing ``epochs`` on resume stretches what is left of it)."""
     if config.lr_schedule == "constant":
         return config.lr
-    if config.lr_schedule == "cosine":
-        floor = config.lr / 100
-        return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
-    raise ValueError(f"unknown lr schedule {config.lr_schedule!r} ({' or '.join(LR_SCHEDULES)})")
-
-
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
+    floor = config.lr / 100
+    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
 
 
 def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {config.optimizer!r} ({', '.join(OPTIMIZERS)})")
     return OPTIMIZERS[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
 
 
@@ -290,8 +259,8 @@ def _check_resumable(saved: dict, config: TrainConfig, path: Path, fingerprint_n
                          "or --resume-anyway to continue with the current ones")
     saved = saved["config"]
     ignore = {"epochs", "out", "device", "backend"}  # a run may go on elsewhere, and for longer
-    defaults = dataclasses.asdict(TrainConfig(spec="", problem=""))  # for options newer than the checkpoint
-    mine = {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
+    defaults = TrainConfig(spec="", problem="").model_dump()  # for options newer than the checkpoint
+    mine = {k: v for k, v in config.model_dump().items() if k not in ignore}
     theirs = {k: v for k, v in {**defaults, **saved}.items() if k not in ignore}
     if mine != theirs:
         changed = sorted(k for k in mine if mine[k] != theirs.get(k))
@@ -304,18 +273,6 @@ def check_counts(**counts) -> None:
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_config(config: TrainConfig) -> None:
-    check_counts(samples=config.train_samples, val_samples=config.val_samples, val_every=config.val_every,
-                 epochs=config.epochs, batch=config.batch)
-    if not config.lr > 0:
-        raise ValueError(f"lr must be > 0, got {config.lr!r}")
-    for name in ("imitate_epochs", "weight_decay", "clip_grad"):
-        if not getattr(config, name) >= 0:
-            raise ValueError(f"{name} must be >= 0, got {getattr(config, name)!r}")
-    if config.data is not None and config.fresh:
-        raise ValueError("--fresh draws new samples every epoch; it cannot be combined with --data")
 
 
 def _datasets(config: TrainConfig, problem, model, device: str):
@@ -350,7 +307,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
     may grow; same spec text, problem and objective, see :func:`fingerprint`, unless
     ``resume_anyway``). Deterministic: data, initialisation and batch order follow ``seed`` and the epoch.
     """
-    _check_config(config)
     rank, world, device = _distributed(config.device, config.backend)
     problem = load_problem(config)
     name = part(problem, "name", config.problem)
@@ -428,7 +384,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
         best = max((h["val_objective"] for h in history if h["val_objective"] is not None), default=None)
         history.append(metrics)
         if rank == 0:
-            state = {"config": dataclasses.asdict(config), "spec_text": spec_text, "fingerprint": run_fingerprint,
+            state = {"config": config.model_dump(), "spec_text": spec_text, "fingerprint": run_fingerprint,
                      "model": bare.state_dict(),
                      "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history}
             if validate and (best is None or metrics["val_objective"] > best):
