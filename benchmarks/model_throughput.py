@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from designer.testing import random_features  # noqa: E402
+from designer.wireless import PROBLEMS  # noqa: E402
 
 try:  # optional: the PyG HeteroConv column
     from torch_geometric.data import Batch
@@ -561,8 +562,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, spec, sizes, make_reference, readout, rounds, pyg_rounds in cases(args.quick):
         cls = generated_class(spec)
-        model = cls(preset="engnn", readout="own").to(device)
-        per_key = cls(preset="engnn", readout="own", edge_processors="key").to(device)
+        engnn = {**PROBLEMS[spec].model_presets.get("engnn", {}), "preset": "engnn", "readout": "own"}
+        model = cls(**engnn).to(device)
+        per_key = cls(**engnn, edge_processors="key").to(device)
         reference = make_reference(model.options, False).to(device)
         pruned = make_reference(model.options, True).to(device)
         features = random_features(model.plan, sizes, args.batch, torch.float32, torch.Generator().manual_seed(0))

@@ -15,18 +15,19 @@ from .runtime.model import FNN, HetGNN
 
 
 def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int] | None = None,
-          **options) -> nn.Module:
+          auto_edges: bool | None = None, **options) -> nn.Module:
     """Compile ``spec_path`` and instantiate one architecture.
 
     ``arch``: ``vertex`` (Zhao Prop. 1), ``edge`` (Prop. 2), ``vertex_edge`` (ENGNN) or ``fnn``
     (no-graph baseline; options ``hidden``, ``layers``, ``activation``). ``sizes``: the check
     instance to compile at, also the default for size symbols no input determines, the fixed
-    channel counts and the fixed sizes of ``sharing="none"`` and ``fnn``. ``options``:
+    channel counts and the fixed sizes of ``sharing="none"`` and ``fnn``. ``auto_edges``: as
+    ``gnn-design compile --auto-edges`` (None: the spec's ``auto_edges``). ``options``:
     :class:`designer.runtime.model.Options` plus ``preset="engnn"``.
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    compilation = compile_file(spec_path, sizes)
+    compilation = compile_file(spec_path, sizes, auto_edges=auto_edges)
     plan = plan_from_compilation(compilation)
     if arch == "fnn":
         return FNN(plan, sizes=sizes, **options)

@@ -77,7 +77,7 @@ def load_model(checkpoint: str, device: str = "cpu"):
     """(model in eval mode on ``device``, its TrainConfig) from a checkpoint file or run directory."""
     state = load_checkpoint(checkpoint)
     config = TrainConfig.model_validate(state["config"])
-    model = build_model(config, state["spec_text"])
+    model = build_model(config, load_problem(config), state["spec_text"])
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config
 

@@ -86,26 +86,33 @@ def check_features(model, features: Mapping[str, torch.Tensor], source: str) -> 
         raise ValueError(f"{source}: {exc}") from None
 
 
-def initial_model(config: TrainConfig) -> torch.nn.Module:
+def initial_model(config: TrainConfig, problem) -> torch.nn.Module:
     """The compiled model with its initial weights, drawn from ``init_seed`` (``seed`` when unset),
     so that initialisation and data can be varied apart."""
     torch.manual_seed(config.seed if config.init_seed is None else config.init_seed)
-    return build_model(config)
+    return build_model(config, problem)
 
 
-def build_model(config: TrainConfig, spec_text: str | None = None) -> torch.nn.Module:
+def model_options(config: TrainConfig, problem) -> dict:
+    """The model's options: ``config.model_options`` over the problem's own values for the named
+    ``preset`` (``model_presets``; e.g. ENGNN's widths for the interference channel)."""
+    preset = config.model_options.get("preset")
+    return {**(part(problem, "model_presets") or {}).get(preset, {}), **config.model_options}
+
+
+def build_model(config: TrainConfig, problem, spec_text: str | None = None) -> torch.nn.Module:
     """The compiled model for a config (from ``spec_text`` when the spec file is not at hand)."""
     from .builder import build
 
-    path = Path(config.spec)
+    path, options = Path(config.spec), model_options(config, problem)
     if spec_text is not None and (not path.exists() or path.read_text() != spec_text):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
             handle.write(spec_text)
         try:
-            return build(handle.name, arch=config.arch, sizes=config.sizes or None, **config.model_options)
+            return build(handle.name, arch=config.arch, sizes=config.sizes or None, **options)
         finally:
             os.unlink(handle.name)
-    return build(path, arch=config.arch, sizes=config.sizes or None, **config.model_options)
+    return build(path, arch=config.arch, sizes=config.sizes or None, **options)
 
 
 def chunks(features: dict, size: int) -> list[dict]:
@@ -317,7 +324,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
     out = Path(config.out)
     spec_text = Path(config.spec).read_text()
     run_fingerprint = fingerprint(spec_text, problem, config.problem_options)
-    model = initial_model(config).to(device)
+    model = initial_model(config, problem).to(device)
     optimizer = _optimizer(config, model.parameters())
     history: list[dict] = []
     start = 0

@@ -14,7 +14,8 @@ def mcmu_graph(m, k):
 
 
 def test_mcmu_edge_processors_depend_on_size_and_generic_keys_cover_all():
-    # METHOD.md §3: 14 EdgeGNN processors at 2 UEs per cell, 16 from 3 UEs per cell on.
+    # docs/method.md, section 'Worked example: MCMU power allocation': 14 EdgeGNN processors
+    # at 2 UEs per cell, 16 from 3 UEs per cell on.
     assert len(edge_processors(mcmu_graph(2, 2))) == 14
     assert len(edge_processors(mcmu_graph(3, 3))) == 16
     assert len(edge_processors(mcmu_graph(4, 5))) == 16

@@ -4,18 +4,23 @@ satisfy the constraints").
 Applied per action tensor in the order nonnegative → constant_modulus → power_budget →
 total_power, so that a ``total_power`` ``through`` another action sees that action projected.
 Tensors are in the model layout ``(batch, *set axes, [channels])``; values are expressions over
-size symbols and feature tensors (:func:`designer.runtime.plan.evaluate`).
+size symbols and feature tensors (:func:`designer.runtime.plan.evaluate`), refused unless
+positive and finite.
 
-* ``nonnegative``: ``sigmoid`` (default), ``softplus`` or ``relu`` of the read-out, kept at
-  zero off a ``support: matched`` action's support (so no budget is spent there).
+* ``nonnegative``: ``sigmoid``, ``softplus`` or ``relu`` of the read-out, kept at zero off a
+  ``support: matched`` action's support (so no budget is spent there). A power under a
+  ``power_budget`` is that activation times its group's budget (the largest, under several), so
+  that a bounded ``sigmoid`` spans ``(0, budget)`` whatever the budget; ``auto`` (default) is
+  ``sigmoid`` for such a power and the unbounded ``softplus`` for a non-negative action without one.
 * ``constant_modulus``: ``y / |y| · modulus`` entry-wise.
 * ``power_budget``: the power of each element of ``per`` is summed over its group; a
   non-negative real action *is* a power (entries summed), any other action is an amplitude
   (``|y|²`` summed). ``scale_if_above`` (default) scales a group down to its budget only when
-  it exceeds it (``y · min(1, budget / power)``, square-rooted for amplitudes);
-  ``normalise`` always scales it to the budget. ``slack`` scales by ``budget / (budget + power)``:
-  the group stays strictly inside its budget and, unlike the other two, its total power keeps a
-  gradient (for powers with a sigmoid read-out this is a softmax with one "unused power" slot).
+  it exceeds it (``y · min(1, budget / power)``, square-rooted for amplitudes): every point of
+  the feasible set is reached. ``normalise`` always scales it to the budget. ``slack`` scales by
+  ``budget / (budget + power)``: the group stays strictly inside its budget and, unlike the other
+  two, its total power keeps a gradient (a group of ``n`` sigmoid powers reaches at most
+  ``n / (n + 1)`` of its budget).
 * ``total_power``: ``||through · y||_F² = value`` per sample (``||y||_F²`` without ``through``),
   the set axes flattened into matrix rows and columns (e.g. ``W_RF (N_t × N_RF)`` times
   ``W_BB (N_RF × K)``).
@@ -24,6 +29,7 @@ size symbols and feature tensors (:func:`designer.runtime.plan.evaluate`).
 from __future__ import annotations
 
 import math
+from functools import reduce
 from typing import Mapping
 
 import torch
@@ -34,8 +40,10 @@ from .plan import Constraint, Plan, evaluate
 
 ORDER = ("nonnegative", "constant_modulus", "power_budget", "total_power")
 NONNEGATIVE = {"sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu}
+NONNEGATIVE_MODES = ("auto", *NONNEGATIVE)
 BUDGET_MODES = ("scale_if_above", "normalise", "slack")
 TINY = 1e-12
+VALUE_NAMES = {"power_budget": "budget", "total_power": "value", "constant_modulus": "modulus"}
 
 
 def check_constraints(plan: Plan) -> None:
@@ -52,21 +60,40 @@ def check_constraints(plan: Plan) -> None:
 
 
 def project(plan: Plan, actions: dict[str, Tensor], values: Mapping[str, object], budget_mode: str,
-            nonnegative: str, supports: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
+            nonnegative: str, supports: Mapping[str, Tensor] | None = None,
+            check_tensors: bool = True) -> dict[str, Tensor]:
     """Actions projected onto every constraint (see the module docstring). ``supports``: per
-    action with a restricted support, its boolean mask over the set axes ``(*set axes)``."""
+    action with a restricted support, its boolean mask over the set axes ``(*set axes)``.
+
+    Raises ``ValueError`` naming the constraint for a budget, value or modulus that is not
+    positive and finite; a tensor's entries are checked only with ``check_tensors`` (one
+    reduction and one host synchronisation per tensor value)."""
     out = dict(actions)
+    bounds = {c: _checked(c, _value(c, values), check_tensors) for c in plan.constraints if c.kind in VALUE_NAMES}
     for c in sorted(plan.constraints, key=lambda c: ORDER.index(c.kind)):
         y = out[c.tensor]
         if c.kind == "nonnegative":
-            out[c.tensor] = _on_support(NONNEGATIVE[nonnegative](y), (supports or {}).get(c.tensor))
+            out[c.tensor] = _on_support(_nonnegative(plan, c.tensor, y, bounds, nonnegative),
+                                        (supports or {}).get(c.tensor))
         elif c.kind == "constant_modulus":
-            out[c.tensor] = y / y.abs().clamp_min(TINY) * _value(c, values)
+            out[c.tensor] = y / y.abs().clamp_min(TINY) * bounds[c]
         elif c.kind == "power_budget":
-            out[c.tensor] = _power_budget(plan, c, y, values, budget_mode)
+            out[c.tensor] = _power_budget(plan, c, y, bounds[c], budget_mode)
         else:
-            out[c.tensor] = _total_power(plan, c, y, out, values)
+            out[c.tensor] = _total_power(plan, c, y, out, bounds[c])
     return out
+
+
+def _nonnegative(plan: Plan, tensor: str, y: Tensor, bounds: Mapping[Constraint, object], mode: str) -> Tensor:
+    """The activation of ``mode``, times the largest power budget over each entry's groups if any."""
+    budgets = [_group_budget(plan, c, value, y) for c, value in bounds.items()
+               if c.kind == "power_budget" and c.tensor == tensor]
+    if mode == "auto":
+        mode = "sigmoid" if budgets else "softplus"
+    out = NONNEGATIVE[mode](y)
+    if not budgets:
+        return out
+    return out * reduce(lambda a, b: torch.maximum(torch.as_tensor(a).to(y), torch.as_tensor(b).to(y)), budgets)
 
 
 def _on_support(y: Tensor, mask: Tensor | None) -> Tensor:
@@ -77,7 +104,31 @@ def _on_support(y: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def _value(c: Constraint, values: Mapping[str, object]):
-    return evaluate(c.value if c.value is not None else "1", values)
+    return evaluate(_value_text(c), values)
+
+
+def _value_text(c: Constraint) -> str:
+    return c.value if c.value is not None else "1"
+
+
+def _checked(c: Constraint, value, check_tensors: bool):
+    """``value`` of ``c``, refused unless positive and finite (a tensor only with ``check_tensors``)."""
+    if isinstance(value, Tensor):
+        if check_tensors and not bool(_valid(value).all()):
+            first = (~_valid(value)).nonzero()[0].tolist()
+            _refuse(c, value[tuple(first)].item(), f" in sample {first[0]}" if first else "")
+    elif isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):  # not symbolic sizes
+        _refuse(c, value, "")
+    return value
+
+
+def _valid(value: Tensor) -> Tensor:
+    return (value > 0) & torch.isfinite(value)
+
+
+def _refuse(c: Constraint, got, where: str):
+    raise ValueError(f"{_value_text(c)}: {VALUE_NAMES[c.kind]} of {c.kind} on {c.tensor} must be positive and "
+                     f"finite; got {got}{where}")
 
 
 def is_power(plan: Plan, tensor: str) -> bool:
@@ -98,17 +149,29 @@ def group_offset(plan: Plan, c: Constraint) -> int:
     raise ValueError(f"power_budget of {c.tensor} per {c.per}: no dim of {c.tensor} lies in {c.per}")
 
 
-def _power_budget(plan: Plan, c: Constraint, y: Tensor, values: Mapping[str, object], mode: str) -> Tensor:
+def _group_dims(plan: Plan, c: Constraint, y: Tensor) -> list[int]:
+    """The axes of ``y`` a ``power_budget`` sums over: all but batch and the ``per`` set's axes."""
+    start = 1 + group_offset(plan, c)
+    keep = range(start, start + len(plan.set(c.per).path))
+    return [i for i in range(1, y.dim()) if i not in keep]
+
+
+def _group_budget(plan: Plan, c: Constraint, budget, y: Tensor):
+    """A ``power_budget``'s budget broadcastable to ``y``: a number, or a tensor with a size-1 axis
+    in place of every summed axis."""
+    if not isinstance(budget, Tensor):
+        return budget
+    summed = _group_dims(plan, c, y)
+    return budget.to(y.real.dtype).reshape([1 if i in summed else n for i, n in enumerate(y.shape)])
+
+
+def _power_budget(plan: Plan, c: Constraint, y: Tensor, budget, mode: str) -> Tensor:
     """Scale each ``per`` group of ``y`` onto its budget (``scale_if_above``, ``normalise``, ``slack``)."""
     power = is_power(plan, c.tensor)
     entries = y if power else _energy(y)
-    start = 1 + group_offset(plan, c)
-    keep = range(start, start + len(plan.set(c.per).path))
-    summed = [i for i in range(1, y.dim()) if i not in keep]
+    summed = _group_dims(plan, c, y)
     total = entries.sum(dim=summed, keepdim=True) if summed else entries  # sum(dim=[]) would sum everything
-    budget = _value(c, values)
-    if isinstance(budget, Tensor):
-        budget = budget.to(total.dtype).reshape(total.shape)
+    budget = _group_budget(plan, c, budget, y)
     scale = budget / (budget + total) if mode == "slack" else budget / total.clamp_min(TINY)
     if mode == "scale_if_above":
         scale = scale.clamp(max=1.0)
@@ -137,7 +200,7 @@ def _matrix(plan: Plan, y: Tensor, tensor: str, columns: str | None = None, rows
     return m.transpose(1, 2) if flip else m
 
 
-def _total_power(plan: Plan, c: Constraint, y: Tensor, current: dict[str, Tensor], values) -> Tensor:
+def _total_power(plan: Plan, c: Constraint, y: Tensor, current: dict[str, Tensor], value) -> Tensor:
     """Normalise ``y`` per sample so that ``||through · y||_F² = value``."""
     if c.through is None:
         product = y.reshape(y.shape[0], -1)
@@ -146,5 +209,5 @@ def _total_power(plan: Plan, c: Constraint, y: Tensor, current: dict[str, Tensor
         left = _matrix(plan, current[c.through], c.through, columns=shared)
         product = torch.matmul(left, _matrix(plan, y, c.tensor, rows=shared).to(left.dtype)).flatten(1)
     energy = _energy(product).sum(1)
-    scale = (_value(c, values) / energy.clamp_min(TINY)).sqrt()
+    scale = (value / energy.clamp_min(TINY)).sqrt()
     return y * scale.reshape((-1,) + (1,) * (y.dim() - 1))

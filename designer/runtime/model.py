@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from numbers import Integral
 from typing import Mapping
 
 import torch
@@ -65,7 +66,8 @@ class Options:
     stacks); sharing: full | homogeneous | vertex-types | none;
     edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
     and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
-    power_budget: scale_if_above | normalise | slack; nonnegative: sigmoid | softplus | relu;
+    power_budget: scale_if_above | normalise | slack; nonnegative: auto | sigmoid | softplus | relu
+    (auto: sigmoid for a power under a budget, scaled by it; softplus for one without);
     readout: neighbourhood (a vertex action reads its vertex's state and its incident edge states
     pooled per edge key; an edge action its edge's state and its endpoints' states) | own (the
     carrier's state only, ENGNN eq. 26; the architecture must update the carrier's type);
@@ -74,8 +76,9 @@ class Options:
     on a log scale, sign and phase kept; elementwise, so the symmetry is untouched) | outer (a
     complex feature's channel vector h enters as h h^H / ||h||, :func:`outer_product_channels`:
     the model is blind to every channel vector's phase — only for objectives that are too);
-    check_inputs: also reject inputs with nan or inf entries (one reduction per input per call;
-    names, shapes and dtypes are always checked).
+    check_inputs: also reject inputs with nan or inf entries and budgets read from features that
+    are not positive (one reduction per input and per such budget per call; names, shapes,
+    dtypes, sizes and budgets that are numbers are always checked).
     """
 
     hidden: int = 32
@@ -91,7 +94,7 @@ class Options:
     sharing: str = "full"
     edge_processors: str = "key"
     power_budget: str = "scale_if_above"
-    nonnegative: str = "sigmoid"
+    nonnegative: str = "auto"
     readout: str = "neighbourhood"
     input_transform: str = "none"
     check_inputs: bool = True
@@ -105,21 +108,15 @@ class Options:
         return MLPShape(self.mlp_layers, self.mlp_hidden or self.hidden, self.activation, self.norm)
 
 
-# ENGNN §IV: max aggregators, MLPs of 3 linear layers each followed by a ReLU; L and d_E per
-# problem (interference channel: 1 layer, d_E = 8; IBC: 1, 32; cooperative: 2, 64); edge
-# processors shared by the updated edge types, as MLP_5/MLP_6 of eq. 24.
+# ENGNN §IV: max aggregators, MLPs of 3 linear layers each followed by a ReLU; edge processors
+# shared by the updated edge types, as MLP_5/MLP_6 of eq. 24. L and d_E vary by problem: a
+# problem's ``model_presets`` give its own (designer/problem.py; interference channel: 1 layer,
+# d_E = 8; IBC: 1, 32; cooperative: 2, 64).
 ENGNN = {"pooling": "max", "mlp_layers": 3, "activation": "relu", "layers": 2, "hidden": 64,
          "edge_processors": "neighbour"}
-ENGNN_PROBLEMS = {
-    "ic_beamforming_edge": {"layers": 1, "hidden": 8},
-    "ic_beamforming_node": {"layers": 1, "hidden": 8},
-    "ic_beamforming_structured": {"layers": 1, "hidden": 8},
-    "ibc_power_allocation": {"layers": 1, "hidden": 32},
-    "cooperative_beamforming": {"layers": 2, "hidden": 64},
-}
 CHOICES = {"pooling": POOLINGS, "activation": tuple(ACTIVATIONS), "norm": ("none", "layer"), "sharing": SHARINGS,
            "edge_processors": EDGE_PROCESSORS,
-           "power_budget": constraints.BUDGET_MODES, "nonnegative": tuple(constraints.NONNEGATIVE),
+           "power_budget": constraints.BUDGET_MODES, "nonnegative": constraints.NONNEGATIVE_MODES,
            "readout": READOUTS, "input_transform": INPUT_TRANSFORMS}
 
 
@@ -131,7 +128,7 @@ def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
         raise ValueError(f"unknown model option {unknown[0]!r}; options: preset, sizes, {', '.join(sorted(known))}")
     base = {}
     if preset == "engnn":
-        base = {**ENGNN, **ENGNN_PROBLEMS.get(getattr(plan, "name", ""), {})}
+        base = dict(ENGNN)
     elif preset is not None:
         raise ValueError(f"unknown preset {preset!r} (known: engnn)")
     options = replace(Options(), **{**base, **{k: v for k, v in given.items() if v is not None}})
@@ -174,17 +171,23 @@ class CompiledModel(nn.Module):
         self.plan = plan or type(self).plan
         if self.plan is None:
             raise ValueError("no plan: pass one, or use a generated model class")
-        symbols = {a.size for a in self.plan.axes if isinstance(a.size, str)} | set(self.plan.channel_symbols)
-        unknown = sorted(set(sizes or {}) - symbols)
-        if unknown:
-            raise ValueError(f"unknown size symbol {unknown[0]!r} (symbols: {', '.join(sorted(symbols))})")
-        self.sizes = {**self.plan.sizes, **(sizes or {})}
+        self.sizes = {**self.plan.sizes, **self.size_values(sizes or {})}
         self.options = options
         constraints.check_constraints(self.plan)
         self._instances: dict[tuple, Instance] = {}
         self.prepare()
 
     # -- sizes and inputs ---------------------------------------------------------------------
+
+    def size_values(self, sizes: Mapping[str, object]) -> dict[str, int]:
+        """``sizes`` checked: every key a size symbol of the plan and every value an integer."""
+        symbols = {a.size for a in self.plan.axes if isinstance(a.size, str)} | set(self.plan.channel_symbols)
+        for name, value in sizes.items():
+            if name not in symbols:
+                raise ValueError(f"unknown size symbol {name!r} (symbols: {', '.join(sorted(symbols))})")
+            if isinstance(value, bool) or not isinstance(value, Integral):
+                raise ValueError(f"size {name}={value!r}: must be an integer")
+        return {name: int(value) for name, value in sizes.items()}
 
     def channels(self, t: TensorSig) -> int:
         """Real channels of a tensor: its channel count (1 if none), doubled if complex."""
@@ -204,7 +207,9 @@ class CompiledModel(nn.Module):
         Raises ``ValueError`` naming the tensor and its expected shape for unknown or missing
         names, non-tensors, wrong dtypes (real vs complex), wrong ranks, sizes inconsistent
         across inputs (or with ``sizes``, or with the channel counts fixed at build) and, with
-        ``check_inputs``, non-finite entries.
+        ``check_inputs``, non-finite entries; naming the symbol for unknown or non-integer
+        ``sizes``; naming the set for an empty set, and for an empty batch. Raises ``TypeError``
+        for ``sizes`` that are not a mapping of sizes (a tensor or the features, passed positionally).
         """
         plan = self.plan
         expected = {t.name: t for t in plan.features}
@@ -212,9 +217,18 @@ class CompiledModel(nn.Module):
         for name in features:
             if name not in expected:
                 raise ValueError(f"unexpected input {name!r}; the inputs are: {listing}")
-        bound = {s: (self.sizes[s], "the channel count fixed when the model was built") for s in plan.channel_symbols}
-        for name, value in (sizes or {}).items():
-            bound[name] = (int(value), "sizes=")
+        if sizes is not None and not isinstance(sizes, Mapping):
+            keywords = ", ".join(f"{n}=..." for n in expected)
+            raise TypeError(f"sizes: expected a mapping of size symbols to integers, got {type(sizes).__name__}; "
+                            f"pass the features by keyword, model({keywords})")
+        if sizes is not None and set(sizes) & set(expected):
+            raise TypeError(f"sizes: got the features ({', '.join(sizes)}); pass them by keyword, model(**features)")
+        fixed = "the channel count fixed when the model was built"
+        bound = {s: (self.sizes[s], fixed) for s in plan.channel_symbols}
+        for name, value in self.size_values(sizes or {}).items():
+            if name in plan.channel_symbols and value != self.sizes[name]:
+                raise ValueError(f"sizes: {name} = {value}, but {name} = {self.sizes[name]} is {fixed}")
+            bound[name] = (value, "sizes=")
         batch = None
         for t in plan.features:
             x = features.get(t.name)
@@ -222,7 +236,8 @@ class CompiledModel(nn.Module):
             if x is None:
                 raise ValueError(f"missing input {where}")
             if not isinstance(x, Tensor):
-                raise ValueError(f"{where}, got {type(x).__name__}")
+                hint = "; pass the features by keyword, model(**features)" if isinstance(x, Mapping) else ""
+                raise ValueError(f"{where}, got {type(x).__name__}{hint}")
             if x.is_complex() != (t.dtype == "complex") or not (x.is_complex() or x.is_floating_point()):
                 raise ValueError(f"{where}, got dtype {x.dtype}")
             symbols = [plan.axis(a).size for a in plan.tensor_axes(t.name)] + ([] if t.channels is None else [t.channels])
@@ -241,7 +256,22 @@ class CompiledModel(nn.Module):
                     bound[symbol] = (n, t.name)
             if self.options.check_inputs and not _is_tracing() and not bool(torch.isfinite(x).all()):
                 raise ValueError(f"{t.name}: non-finite entries (nan or inf) in the input")
-        return {**self.sizes, **{k: v for k, (v, _) in bound.items()}}
+        if batch == 0:
+            raise ValueError("batch: the inputs hold no samples (batch size 0); a model needs at least one")
+        out = {**self.sizes, **{k: v for k, (v, _) in bound.items()}}
+        self._check_nonempty(out, bound)
+        return out
+
+    def _check_nonempty(self, sizes: Mapping[str, int], bound: Mapping[str, tuple[int, str]]) -> None:
+        """Refuse a set with no elements (a size below 1), naming the set and where its size came from."""
+        for a in self.plan.axes:
+            n = a.size if isinstance(a.size, int) else sizes[a.size]
+            if n < 1:
+                names = [s.name for s in self.plan.sets if s.path[-1] == a.name]
+                sets = f"set {names[0]} is" if len(names) == 1 else f"sets {', '.join(names)} are"
+                source = f" from {bound[a.size][1]}" if a.size in bound else ""
+                raise ValueError(f"{sets} empty ({a.size} = {n}{source}); a model needs at least one element in "
+                                 "every set")
 
     def instance(self, sizes: Mapping[str, int], device: torch.device | str) -> Instance:
         """The index tensors at these sizes on this device (cached per size tuple)."""
@@ -260,7 +290,7 @@ class CompiledModel(nn.Module):
         sizes other than the build sizes."""
         parameter = next(self.parameters(), None)
         device = device or (parameter.device if parameter is not None else "cpu")
-        return self.instance({**self.sizes, **(sizes or {})}, device)
+        return self.instance({**self.sizes, **self.size_values(sizes or {})}, device)
 
     def real(self, x: Tensor, t: TensorSig) -> Tensor:
         """A feature as real channels ``(batch, *set axes, channels')`` in the model's dtype
@@ -285,7 +315,8 @@ class CompiledModel(nn.Module):
     # -- forward -----------------------------------------------------------------------------
 
     def forward(self, sizes: Mapping[str, int] | None = None, **features: Tensor) -> dict[str, Tensor]:
-        """Actions for ``features`` (see the module docstring for the layout)."""
+        """Actions for ``features`` (see the module docstring for the layout). The only positional
+        argument is ``sizes``: a tensor or a dict of features there raises ``TypeError``."""
         return self.run(features, sizes)
 
     def run(self, features: Mapping[str, Tensor], sizes: Mapping[str, int] | None = None) -> dict[str, Tensor]:
@@ -298,7 +329,7 @@ class CompiledModel(nn.Module):
         supports = {t.name: self.support(t, instance) for t in self.plan.actions if t.support != "all"}
         values = {**bound, **features}
         return constraints.project(self.plan, actions, values, self.options.power_budget, self.options.nonnegative,
-                                   supports)
+                                   supports, check_tensors=self.options.check_inputs and not _is_tracing())
 
     def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
         """Per action tensor, per carrier: raw outputs ``(count, batch, channels')`` from the
