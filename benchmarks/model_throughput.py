@@ -562,9 +562,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, spec, sizes, make_reference, readout, rounds, pyg_rounds in cases(args.quick):
         cls = generated_class(spec)
-        engnn = {**PROBLEMS[spec].model_presets.get("engnn", {}), "preset": "engnn", "readout": "own"}
-        model = cls(**engnn).to(device)
-        per_key = cls(**engnn, edge_processors="key").to(device)
+        engnn = {**PROBLEMS[spec].model_presets.get("engnn", {}), "readout": "own"}
+        model = cls.with_preset("engnn", **engnn).to(device)
+        per_key = cls.with_preset("engnn", **engnn, edge_processors="key").to(device)
         reference = make_reference(model.options, False).to(device)
         pruned = make_reference(model.options, True).to(device)
         features = random_features(model.plan, sizes, args.batch, torch.float32, torch.Generator().manual_seed(0))

@@ -23,7 +23,7 @@ def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int
     instance to compile at, also the default for size symbols no input determines, the fixed
     channel counts and the fixed sizes of ``sharing="none"`` and ``fnn``. ``auto_edges``: as
     ``gnn-design compile --auto-edges`` (None: the spec's ``auto_edges``). ``options``:
-    :class:`designer.runtime.model.Options` plus ``preset="engnn"``.
+    :class:`designer.runtime.Options` plus ``preset="engnn"``.
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")

@@ -48,6 +48,7 @@ def _parse_size(text: str) -> tuple[str, int]:
 
 def _compile(args) -> int:
     from .compiler import CertificateFailure, compile_file
+    from .draw import draw
     from .emit import emit_module
     from .report import failure_text, to_json, to_markdown
 
@@ -57,6 +58,9 @@ def _compile(args) -> int:
         files = {Path(args.out) / f"{compilation.spec.name}.md": markdown,
                  Path(args.out) / f"{compilation.spec.name}.json": data,
                  Path(args.out) / f"{compilation.spec.name}.py": emit_module(compilation)}
+        drawing = None if args.no_draw or args.no_write else draw(compilation)
+        if drawing:
+            files[Path(args.out) / f"{compilation.spec.name}.svg"] = drawing.svg
     except SpecError as exc:
         exc.file = exc.file or args.spec
         print(f"error: {exc}", file=sys.stderr)
@@ -73,6 +77,8 @@ def _compile(args) -> int:
     print(data if args.format == "json" else markdown, end="")
     if not args.no_write and args.format == "text":
         print("\nwrote " + ", ".join(str(p) for p in files))
+        if drawing is not None and not drawing:
+            print(f"typed graph {drawing.reason}")
     return EXIT_OK
 
 
@@ -289,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--format", choices=("text", "json"), default="text")
     comp.add_argument("--out", default="generated", help="output directory (default: generated)")
     comp.add_argument("--no-write", action="store_true", help="print only; write no files")
+    comp.add_argument("--no-draw", action="store_true",
+                      help="do not write <out>/<name>.svg, the drawing of the typed graph at the check instance")
     comp.add_argument("--auto-edges", action="store_true",
                       help="after S4new, add suggested edge orbits until the certificate holds")
     comp.set_defaults(run=_compile)

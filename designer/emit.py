@@ -17,6 +17,7 @@ import dataclasses
 import textwrap
 
 from .compiler import Compilation
+from .runtime import options as ro
 from .runtime import plan as rp
 from .spec import SpecError
 
@@ -69,7 +70,7 @@ def emit_module(c: Compilation) -> str:
     """The generated module's source (deterministic: same compilation, same bytes)."""
     plan = plan_from_compilation(c)
     doc = _module_docstring_lines(c, plan)
-    head = [_docstring(doc), "from designer import runtime", "PLAN = " + _literal(plan, 0, len("PLAN = "))]
+    head = [_docstring(doc), "import torch\n\nfrom designer import runtime", "PLAN = " + _literal(plan, 0, len("PLAN = "))]
     classes = [_gnn_class(plan, a) for a in plan.architectures] + [_fnn_class(plan)]
     source = "\n\n".join(head) + "".join(f"\n\n\n{text}" for text in classes) + "\n"
     verify_module(source, plan, _docstring_value(doc))
@@ -112,7 +113,7 @@ def _module_docstring_lines(c: Compilation, plan: rp.Plan) -> list[str]:
     if plan.reduced_group:
         axes = ", ".join(f"{a.name} ({a.broken})" for a in plan.axes if a.broken)
         lines += [f"Declared symmetry breaking on {axes}: the models are equivariant to", f"G' = {plan.reduced_group}."]
-    lines += ["", "Inputs (keyword arguments):"] + [f"    {x}" for x in _io_lines(plan, "feature")]
+    lines += ["", "Inputs:"] + [f"    {x}" for x in _io_lines(plan, "feature")]
     lines += ["Outputs (dict):"] + [f"    {x}" for x in _io_lines(plan, "action")]
     if plan.constraints:
         lines += ["Constraints enforced by the read-out:"]
@@ -120,7 +121,8 @@ def _module_docstring_lines(c: Compilation, plan: rp.Plan) -> list[str]:
                                                        if getattr(k, f) is not None) for k in plan.constraints]
     classes = [class_name(plan.name, a.name) for a in plan.architectures] + [class_name(plan.name, "fnn")]
     lines += [""] + textwrap.wrap("Classes: " + ", ".join(classes) + ".", LINE)
-    lines += ["Sizes are read from the inputs at every call; options: designer.runtime.Options."]
+    lines += ["Sizes are read from the inputs at every call; options: designer.runtime.Options,",
+              "presets: <Class>.with_preset(name, **options)."]
     return lines
 
 
@@ -134,24 +136,40 @@ def _docstring(lines: list[str]) -> str:
     return '"""' + "\n".join(_escape(line) for line in _docstring_value(lines).split("\n")) + '"""'
 
 
-def _forward(plan: rp.Plan, indent: str) -> list[str]:
+def _option_annotation(field: dataclasses.Field) -> str:
+    """The annotation of an option in a generated signature: ``int``, ``int | None``, or the
+    runtime's alias of its choices (``runtime.Pooling``)."""
+    text = str(field.type)
+    if text.startswith("Optional["):
+        return text[len("Optional["):-1] + " | None"
+    return text if text in ("int", "bool", "float", "str") else f"runtime.{text}"
+
+
+def _options(names: tuple[str, ...] | None = None) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(ro.Options) if names is None or f.name in names]
+
+
+def _init(options: list[dataclasses.Field]) -> list[str]:
+    """``__init__`` with every option a typed keyword argument at its default (one per line)."""
+    i1, i2, i3 = INDENT, INDENT * 2, INDENT * 3
+    params = [f"{i2}{f.name}: {_option_annotation(f)} = {_flat(f.default)}," for f in options]
+    passed = [f"{i3}{f.name}={f.name}," for f in options]
+    return [f"{i1}def __init__(", f"{i2}self,", f"{i2}*,", *params, f"{i2}sizes: dict[str, int] | None = None,",
+            f"{i1}) -> None:", f'{i2}"""Options: designer.runtime.Options; ``sizes``: see designer.build."""',
+            f"{i2}super().__init__(", *passed, f"{i3}sizes=sizes,", f"{i2})"]
+
+
+def _forward(plan: rp.Plan) -> list[str]:
+    """``forward`` with every feature a required, typed parameter and a Shapes docstring."""
+    i1, i2, i3, i4 = INDENT, INDENT * 2, INDENT * 3, INDENT * 4
     names = [t.name for t in plan.features]
-    params = ", ".join(f"{n}=None" for n in names)
-    call = "{" + ", ".join(f'"{n}": {n}' for n in names) + "}"
-    outputs = ", ".join(f"{t.name} {plan.shape_text(t.name)}" for t in plan.actions)
-    signature = f"{indent}def forward(self, {params}, *, sizes=None):"
-    if len(signature) > LINE:
-        signature = "\n".join([f"{indent}def forward(", *(f"{indent}{INDENT}{n}=None," for n in names),
-                               f"{indent}{INDENT}*,", f"{indent}{INDENT}sizes=None,", f"{indent}):"])
-    body = f"{indent}{INDENT}return self.run({call}, sizes)"
-    if len(body) > LINE:
-        body = "\n".join([f"{indent}{INDENT}return self.run(", f"{indent}{INDENT * 2}{{",
-                          *(f'{indent}{INDENT * 3}"{n}": {n},' for n in names),
-                          f"{indent}{INDENT * 2}}},", f"{indent}{INDENT * 2}sizes,", f"{indent}{INDENT})"])
-    doc = f'{indent}{INDENT}"""Actions {{{outputs}}} (see the module docstring)."""'
-    if len(doc) > LINE:
-        doc = f'{indent}{INDENT}"""Actions as a dict (see the module docstring)."""'
-    return [signature, doc, body]
+    shapes = [f"{i3}{line}" for line in _io_lines(plan, "feature")]
+    shapes += [f"{i3}returns {line}" for line in _io_lines(plan, "action")]
+    return [f"{i1}def forward(", f"{i2}self,", *(f"{i2}{n}: torch.Tensor," for n in names), f"{i2}*,",
+            f"{i2}sizes: dict[str, int] | None = None,", f"{i1}) -> dict[str, torch.Tensor]:",
+            f'{i2}"""The actions for these inputs (sizes are read from them).', "", f"{i2}Shapes:", *shapes,
+            f'{i2}"""', f"{i2}return self.run(", f"{i3}{{", *(f'{i4}"{n}": {n},' for n in names), f"{i3}}},",
+            f"{i3}sizes,", f"{i2})"]
 
 
 def _gnn_class(plan: rp.Plan, a: rp.Architecture) -> str:
@@ -164,14 +182,14 @@ def _gnn_class(plan: rp.Plan, a: rp.Architecture) -> str:
     doc += [f"        {p}" for p in processors]
     doc += ["    Poolers and combiners, one per updated type:"] + [f"        {t}" for t in targets]
     group = "G'" if plan.reduced_group else "G"
-    doc += ["", f'    Keyword options: designer.runtime.Options; sharing="full" is equivariant to {group}.', '    """']
-    body = doc + ["", "    plan = PLAN", f'    architecture = "{a.name}"', ""] + _forward(plan, INDENT)
-    return f"class {name}(runtime.HetGNN):\n" + "\n".join(body)
+    doc += ["", f'    Options: designer.runtime.Options; sharing="full" is equivariant to {group}.', '    """']
+    body = doc + ["", "    plan = PLAN", f'    architecture = "{a.name}"', ""] + _init(_options()) + [""]
+    return f"class {name}(runtime.HetGNN):\n" + "\n".join(body + _forward(plan))
 
 
 def _fnn_class(plan: rp.Plan) -> str:
     doc = ['    """No-graph baseline: an MLP on all features flattened (fixed sizes)."""']
-    body = doc + ["", "    plan = PLAN", ""] + _forward(plan, INDENT)
+    body = doc + ["", "    plan = PLAN", ""] + _init(_options(ro.FNN_OPTIONS)) + [""] + _forward(plan)
     return f"class {class_name(plan.name, 'fnn')}(runtime.FNN):\n" + "\n".join(body)
 
 
@@ -275,29 +293,32 @@ def _expected_classes(plan: rp.Plan) -> list[tuple[str, str, str | None]]:
 
 def verify_module(source: str, plan: rp.Plan, docstring: str) -> None:
     """Parse ``source`` and check it is the module of ``plan``: its docstring is ``docstring``,
-    its top level is the docstring, ``from designer import runtime``, ``PLAN = <plan>`` and the
-    expected classes, and each class body only docstring, ``plan = PLAN``, ``architecture =``
-    and ``forward``. Raises :class:`EmissionError` naming the first difference."""
+    its top level is the docstring, ``import torch``, ``from designer import runtime``,
+    ``PLAN = <plan>`` and the expected classes, and each class body only docstring,
+    ``plan = PLAN``, ``architecture =``, ``__init__`` (passing its options on) and ``forward``
+    (passing its inputs on). Raises :class:`EmissionError` naming the first difference."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise EmissionError(f"the generated module does not parse (line {exc.lineno}: {exc.msg})") from None
     body, classes = tree.body, _expected_classes(plan)
-    if len(body) != 3 + len(classes):
-        raise EmissionError(f"the generated module has {len(body)} top-level statements, expected {3 + len(classes)}")
+    if len(body) != 4 + len(classes):
+        raise EmissionError(f"the generated module has {len(body)} top-level statements, expected {4 + len(classes)}")
     if ast.get_docstring(tree, clean=False) != docstring:
         raise EmissionError("the generated module's docstring differs from the text it should hold")
-    head = body[1]
+    if ast.dump(body[1]) != ast.dump(ast.Import([ast.alias("torch")])):
+        raise EmissionError("the generated module's second statement is not 'import torch'")
+    head = body[2]
     if not (isinstance(head, ast.ImportFrom) and head.module == "designer" and head.level == 0
             and [(a.name, a.asname) for a in head.names] == [("runtime", None)]):
-        raise EmissionError("the generated module's second statement is not 'from designer import runtime'")
-    assign = body[2]
+        raise EmissionError("the generated module's third statement is not 'from designer import runtime'")
+    assign = body[3]
     if not (isinstance(assign, ast.Assign) and [ast.dump(t) for t in assign.targets]
             == [ast.dump(ast.Name("PLAN", ast.Store()))]):
-        raise EmissionError("the generated module's third statement is not 'PLAN = ...'")
+        raise EmissionError("the generated module's fourth statement is not 'PLAN = ...'")
     if read_literal(assign.value) != plan:
         raise EmissionError("the generated module's PLAN differs from the compiled plan")
-    for node, expected in zip(body[3:], classes):
+    for node, expected in zip(body[4:], classes):
         _verify_class(node, plan, *expected)
 
 
@@ -308,33 +329,51 @@ def _verify_class(node: ast.AST, plan: rp.Plan, name: str, base: str, architectu
     allowed = {"plan": ast.dump(ast.Name("PLAN", ast.Load()))}
     if architecture is not None:
         allowed["architecture"] = ast.dump(ast.Constant(architecture))
+    options = [f.name for f in _options(None if architecture is not None else ro.FNN_OPTIONS)]
     seen = set()
     for statement in node.body[1:]:
-        if isinstance(statement, ast.FunctionDef) and statement.name == "forward":
-            _verify_forward(statement, plan, name)
-            seen.add("forward")
+        if isinstance(statement, ast.FunctionDef) and statement.name in ("__init__", "forward"):
+            if statement.name == "__init__":
+                _verify_init(statement, options, name)
+            else:
+                _verify_forward(statement, plan, name)
+            seen.add(statement.name)
         elif (isinstance(statement, ast.Assign) and len(statement.targets) == 1
               and isinstance(statement.targets[0], ast.Name)
               and allowed.get(statement.targets[0].id) == ast.dump(statement.value)):
             seen.add(statement.targets[0].id)
         else:
             raise EmissionError(f"unexpected statement in {name} (line {statement.lineno})")
-    if ast.get_docstring(node) is None or seen != {*allowed, "forward"}:
-        raise EmissionError(f"{name} lacks its docstring or one of {', '.join(sorted({*allowed, 'forward'}))}")
+    expected = {*allowed, "__init__", "forward"}
+    if ast.get_docstring(node) is None or seen != expected:
+        raise EmissionError(f"{name} lacks its docstring or one of {', '.join(sorted(expected))}")
+
+
+def _passes_on(node: ast.FunctionDef, callee: ast.AST, args: list[ast.AST], keywords: list[str]) -> bool:
+    """``node`` is a docstring and one ``callee(*args, name=name for name in keywords)``."""
+    if len(node.body) != 2 or node.decorator_list or ast.get_docstring(node) is None:
+        return False
+    call = node.body[1].value if isinstance(node.body[1], (ast.Expr, ast.Return)) else None
+    return (isinstance(call, ast.Call) and ast.dump(call.func) == ast.dump(callee)
+            and [ast.dump(a) for a in call.args] == [ast.dump(a) for a in args]
+            and [(k.arg, ast.dump(k.value)) for k in call.keywords]
+            == [(n, ast.dump(ast.Name(n, ast.Load()))) for n in keywords])
+
+
+def _verify_init(node: ast.FunctionDef, options: list[str], owner: str) -> None:
+    names = [*options, "sizes"]
+    parent = ast.Attribute(ast.Call(ast.Name("super", ast.Load()), [], []), "__init__", ast.Load())
+    if ([a.arg for a in node.args.args] != ["self"] or [a.arg for a in node.args.kwonlyargs] != names
+            or not isinstance(node.body[1], ast.Expr) or not _passes_on(node, parent, [], names)):
+        raise EmissionError(f"{owner}.__init__ is not 'super().__init__(...)' of exactly its options")
 
 
 def _verify_forward(node: ast.FunctionDef, plan: rp.Plan, owner: str) -> None:
     names = [t.name for t in plan.features]
-    params = [a.arg for a in node.args.args]
-    calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
-    if params != ["self", *names] or [a.arg for a in node.args.kwonlyargs] != ["sizes"] or node.decorator_list:
+    if [a.arg for a in node.args.args] != ["self", *names] or [a.arg for a in node.args.kwonlyargs] != ["sizes"]:
         raise EmissionError(f"{owner}.forward's parameters are not self, {', '.join(names)}, *, sizes")
-    if len(node.body) != 2 or len(calls) != 1 or not isinstance(node.body[1], ast.Return):
-        raise EmissionError(f"{owner}.forward is not 'return self.run(...)'")
-    call = calls[0]
-    inputs = call.args[0] if len(call.args) == 2 else None
-    if not (ast.dump(call.func) == ast.dump(ast.Attribute(ast.Name("self", ast.Load()), "run", ast.Load()))
-            and isinstance(inputs, ast.Dict) and [read_literal(k) for k in inputs.keys] == names
-            and [ast.dump(v) for v in inputs.values] == [ast.dump(ast.Name(n, ast.Load())) for n in names]
-            and ast.dump(call.args[1]) == ast.dump(ast.Name("sizes", ast.Load()))):
+    inputs = ast.Dict([ast.Constant(n) for n in names], [ast.Name(n, ast.Load()) for n in names])
+    run = ast.Attribute(ast.Name("self", ast.Load()), "run", ast.Load())
+    if not isinstance(node.body[-1], ast.Return) or not _passes_on(node, run, [inputs, ast.Name("sizes", ast.Load())],
+                                                                    []):
         raise EmissionError(f"{owner}.forward does not pass exactly its inputs to self.run")

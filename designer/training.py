@@ -338,7 +338,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        # The last layer updates types no read-out uses, so some parameters get no gradient.
+        # A processor whose neighbourhoods are empty at the training sizes (not realised there,
+        # e.g. AN-AN neighbours with two antennas per BS) gets no gradient.
         model = DistributedDataParallel(model, find_unused_parameters=True)
     train_set, val_set, sizes = _datasets(config, problem, bare, device)
     n_train = config.train_samples if train_set is None else next(iter(train_set.values())).shape[0]

@@ -6,7 +6,7 @@ CoMP joint transmission to one UE from B BSs with N antennas each (Zhao et al. �
 
 G = S_N ≀ S_B, |G| = B!·(N!)^B.
 
-Inputs (keyword arguments):
+Inputs:
     h (batch, B, N, 1), complex
 Outputs (dict):
     v (batch, B, N), complex
@@ -14,8 +14,11 @@ Constraints enforced by the read-out:
     power_budget of v, per=BS, value=1
 
 Classes: CompJtVertexGNN, CompJtEdgeGNN, CompJtVertexEdgeGNN, CompJtFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -128,15 +131,74 @@ class CompJtVertexGNN(runtime.HetGNN):
         AN
         UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, h=None, *, sizes=None):
-        """Actions {v (batch, B, N)} (see the module docstring)."""
-        return self.run({"h": h}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            h (batch, B, N, 1), complex
+            returns v (batch, B, N), complex
+        """
+        return self.run(
+            {
+                "h": h,
+            },
+            sizes,
+        )
 
 
 class CompJtEdgeGNN(runtime.HetGNN):
@@ -152,15 +214,74 @@ class CompJtEdgeGNN(runtime.HetGNN):
         AN_UE
         AN_AN_diff_an
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, h=None, *, sizes=None):
-        """Actions {v (batch, B, N)} (see the module docstring)."""
-        return self.run({"h": h}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            h (batch, B, N, 1), complex
+            returns v (batch, B, N), complex
+        """
+        return self.run(
+            {
+                "h": h,
+            },
+            sizes,
+        )
 
 
 class CompJtVertexEdgeGNN(runtime.HetGNN):
@@ -181,15 +302,74 @@ class CompJtVertexEdgeGNN(runtime.HetGNN):
         AN_UE
         AN_AN_diff_an
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, h=None, *, sizes=None):
-        """Actions {v (batch, B, N)} (see the module docstring)."""
-        return self.run({"h": h}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            h (batch, B, N, 1), complex
+            returns v (batch, B, N), complex
+        """
+        return self.run(
+            {
+                "h": h,
+            },
+            sizes,
+        )
 
 
 class CompJtFNN(runtime.FNN):
@@ -197,6 +377,45 @@ class CompJtFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, h=None, *, sizes=None):
-        """Actions {v (batch, B, N)} (see the module docstring)."""
-        return self.run({"h": h}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            h (batch, B, N, 1), complex
+            returns v (batch, B, N), complex
+        """
+        return self.run(
+            {
+                "h": h,
+            },
+            sizes,
+        )

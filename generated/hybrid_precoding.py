@@ -9,7 +9,7 @@ G = S_N_RF × S_N_t × (S_N_r ≀ S_K), |G| = N_RF!·N_t!·K!·(N_r!)^K.
 Declared symmetry breaking on rf (index): the models are equivariant to
 G' = S_N_t × (S_N_r ≀ S_K).
 
-Inputs (keyword arguments):
+Inputs:
     H (batch, K, N_r, N_t), complex
 Outputs (dict):
     W_RF (batch, N_t, N_RF), complex
@@ -22,8 +22,11 @@ Constraints enforced by the read-out:
 
 Classes: HybridPrecodingVertexGNN, HybridPrecodingEdgeGNN, HybridPrecodingVertexEdgeGNN,
 HybridPrecodingFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -216,15 +219,76 @@ class HybridPrecodingVertexGNN(runtime.HetGNN):
         UE
         AN_UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G'.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G'.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_r, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+            returns V_RF (batch, K, N_r, K), complex, dense, zeros off the support
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class HybridPrecodingEdgeGNN(runtime.HetGNN):
@@ -253,15 +317,76 @@ class HybridPrecodingEdgeGNN(runtime.HetGNN):
         RF_BS_UE
         UE_AN_UE_same_ue
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G'.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G'.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_r, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+            returns V_RF (batch, K, N_r, K), complex, dense, zeros off the support
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class HybridPrecodingVertexEdgeGNN(runtime.HetGNN):
@@ -302,15 +427,76 @@ class HybridPrecodingVertexEdgeGNN(runtime.HetGNN):
         RF_BS_UE
         UE_AN_UE_same_ue
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G'.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G'.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_r, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+            returns V_RF (batch, K, N_r, K), complex, dense, zeros off the support
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class HybridPrecodingFNN(runtime.FNN):
@@ -318,6 +504,47 @@ class HybridPrecodingFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_r, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+            returns V_RF (batch, K, N_r, K), complex, dense, zeros off the support
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )

@@ -7,7 +7,7 @@ G = S_N_RF × S_N_t × S_K, |G| = N_RF!·N_t!·K!.
 Declared symmetry breaking on rf (index): the models are equivariant to
 G' = S_N_t × S_K.
 
-Inputs (keyword arguments):
+Inputs:
     H (batch, K, N_t), complex
 Outputs (dict):
     W_RF (batch, N_t, N_RF), complex
@@ -18,8 +18,11 @@ Constraints enforced by the read-out:
 
 Classes: HybridPrecodingMisoVertexGNN, HybridPrecodingMisoEdgeGNN,
 HybridPrecodingMisoVertexEdgeGNN, HybridPrecodingMisoFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -179,15 +182,75 @@ class HybridPrecodingMisoVertexGNN(runtime.HetGNN):
         AN_BS
         UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G'.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G'.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class HybridPrecodingMisoEdgeGNN(runtime.HetGNN):
@@ -212,15 +275,75 @@ class HybridPrecodingMisoEdgeGNN(runtime.HetGNN):
         RF_BS_AN_BS
         RF_BS_UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G'.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G'.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class HybridPrecodingMisoVertexEdgeGNN(runtime.HetGNN):
@@ -254,15 +377,75 @@ class HybridPrecodingMisoVertexEdgeGNN(runtime.HetGNN):
         RF_BS_AN_BS
         RF_BS_UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G'.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G'.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class HybridPrecodingMisoFNN(runtime.FNN):
@@ -270,6 +453,46 @@ class HybridPrecodingMisoFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N_t), complex
+            returns W_RF (batch, N_t, N_RF), complex
+            returns W_BB (batch, N_RF, K), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )

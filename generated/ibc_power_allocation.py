@@ -7,7 +7,7 @@ inter-cell links.
 
 G = S_Q ≀ S_B, |G| = B!·(Q!)^B.
 
-Inputs (keyword arguments):
+Inputs:
     p_max (batch, B, Q)
     sigma (batch, B, Q)
     G (batch, B, Q, B, Q)
@@ -19,8 +19,11 @@ Constraints enforced by the read-out:
 
 Classes: IbcPowerAllocationVertexGNN, IbcPowerAllocationEdgeGNN,
 IbcPowerAllocationVertexEdgeGNN, IbcPowerAllocationFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -191,15 +194,80 @@ class IbcPowerAllocationVertexGNN(runtime.HetGNN):
         Tx
         Rx
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, p_max=None, sigma=None, G=None, *, sizes=None):
-        """Actions {P (batch, B, Q, B, Q)} (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "G": G}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        G: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, B, Q)
+            sigma (batch, B, Q)
+            G (batch, B, Q, B, Q)
+            returns P (batch, B, Q, B, Q), dense, zeros off the support
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "G": G,
+            },
+            sizes,
+        )
 
 
 class IbcPowerAllocationEdgeGNN(runtime.HetGNN):
@@ -228,15 +296,80 @@ class IbcPowerAllocationEdgeGNN(runtime.HetGNN):
         Tx_Rx_diff_ue
         Tx_Rx_diff_cell
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, p_max=None, sigma=None, G=None, *, sizes=None):
-        """Actions {P (batch, B, Q, B, Q)} (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "G": G}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        G: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, B, Q)
+            sigma (batch, B, Q)
+            G (batch, B, Q, B, Q)
+            returns P (batch, B, Q, B, Q), dense, zeros off the support
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "G": G,
+            },
+            sizes,
+        )
 
 
 class IbcPowerAllocationVertexEdgeGNN(runtime.HetGNN):
@@ -273,15 +406,80 @@ class IbcPowerAllocationVertexEdgeGNN(runtime.HetGNN):
         Tx_Rx_diff_ue
         Tx_Rx_diff_cell
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, p_max=None, sigma=None, G=None, *, sizes=None):
-        """Actions {P (batch, B, Q, B, Q)} (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "G": G}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        G: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, B, Q)
+            sigma (batch, B, Q)
+            G (batch, B, Q, B, Q)
+            returns P (batch, B, Q, B, Q), dense, zeros off the support
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "G": G,
+            },
+            sizes,
+        )
 
 
 class IbcPowerAllocationFNN(runtime.FNN):
@@ -289,6 +487,51 @@ class IbcPowerAllocationFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, p_max=None, sigma=None, G=None, *, sizes=None):
-        """Actions {P (batch, B, Q, B, Q)} (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "G": G}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        G: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, B, Q)
+            sigma (batch, B, Q)
+            G (batch, B, Q, B, Q)
+            returns P (batch, B, Q, B, Q), dense, zeros off the support
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "G": G,
+            },
+            sizes,
+        )

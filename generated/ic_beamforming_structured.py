@@ -8,7 +8,7 @@ ic_beamforming_edge (G = S_K).
 
 G = S_K, |G| = K!.
 
-Inputs (keyword arguments):
+Inputs:
     p_max (batch, K)
     sigma (batch, K)
     H (batch, K, K, N), complex
@@ -22,8 +22,11 @@ Constraints enforced by the read-out:
 
 Classes: IcBeamformingStructuredVertexGNN, IcBeamformingStructuredEdgeGNN,
 IcBeamformingStructuredVertexEdgeGNN, IcBeamformingStructuredFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -180,15 +183,82 @@ class IcBeamformingStructuredVertexGNN(runtime.HetGNN):
         BS
         UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, p_max=None, sigma=None, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, K)
+            sigma (batch, K)
+            H (batch, K, K, N), complex
+            returns weight (batch, K)
+            returns multiplier (batch, K)
+            returns power (batch, K)
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class IcBeamformingStructuredEdgeGNN(runtime.HetGNN):
@@ -206,15 +276,82 @@ class IcBeamformingStructuredEdgeGNN(runtime.HetGNN):
         BS_UE_same_pair
         BS_UE_diff_pair
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, p_max=None, sigma=None, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, K)
+            sigma (batch, K)
+            H (batch, K, K, N), complex
+            returns weight (batch, K)
+            returns multiplier (batch, K)
+            returns power (batch, K)
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class IcBeamformingStructuredVertexEdgeGNN(runtime.HetGNN):
@@ -238,15 +375,82 @@ class IcBeamformingStructuredVertexEdgeGNN(runtime.HetGNN):
         BS_UE_same_pair
         BS_UE_diff_pair
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, p_max=None, sigma=None, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, K)
+            sigma (batch, K)
+            H (batch, K, K, N), complex
+            returns weight (batch, K)
+            returns multiplier (batch, K)
+            returns power (batch, K)
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class IcBeamformingStructuredFNN(runtime.FNN):
@@ -254,6 +458,53 @@ class IcBeamformingStructuredFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, p_max=None, sigma=None, H=None, *, sizes=None):
-        """Actions as a dict (see the module docstring)."""
-        return self.run({"p_max": p_max, "sigma": sigma, "H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        p_max: torch.Tensor,
+        sigma: torch.Tensor,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            p_max (batch, K)
+            sigma (batch, K)
+            H (batch, K, K, N), complex
+            returns weight (batch, K)
+            returns multiplier (batch, K)
+            returns power (batch, K)
+        """
+        return self.run(
+            {
+                "p_max": p_max,
+                "sigma": sigma,
+                "H": H,
+            },
+            sizes,
+        )

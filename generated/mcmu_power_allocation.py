@@ -6,7 +6,7 @@ and cells move as blocks: G = S_K ≀ S_M acting on ANs and UEs alike.
 
 G = S_K ≀ S_M, |G| = M!·(K!)^M.
 
-Inputs (keyword arguments):
+Inputs:
     H (batch, M, K, M, K)
 Outputs (dict):
     p (batch, M, K)
@@ -16,8 +16,11 @@ Constraints enforced by the read-out:
 
 Classes: McmuPowerAllocationVertexGNN, McmuPowerAllocationEdgeGNN,
 McmuPowerAllocationVertexEdgeGNN, McmuPowerAllocationFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -171,15 +174,74 @@ class McmuPowerAllocationVertexGNN(runtime.HetGNN):
         AN
         UE
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {p (batch, M, K)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, M, K, M, K)
+            returns p (batch, M, K)
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class McmuPowerAllocationEdgeGNN(runtime.HetGNN):
@@ -208,15 +270,74 @@ class McmuPowerAllocationEdgeGNN(runtime.HetGNN):
         AN_UE_diff_pair
         AN_UE_diff_cell
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {p (batch, M, K)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, M, K, M, K)
+            returns p (batch, M, K)
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class McmuPowerAllocationVertexEdgeGNN(runtime.HetGNN):
@@ -253,15 +374,74 @@ class McmuPowerAllocationVertexEdgeGNN(runtime.HetGNN):
         AN_UE_diff_pair
         AN_UE_diff_cell
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {p (batch, M, K)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, M, K, M, K)
+            returns p (batch, M, K)
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class McmuPowerAllocationFNN(runtime.FNN):
@@ -269,6 +449,45 @@ class McmuPowerAllocationFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {p (batch, M, K)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, M, K, M, K)
+            returns p (batch, M, K)
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )

@@ -5,7 +5,7 @@ permuted independently, G = S_K × S_N.
 
 G = S_K × S_N, |G| = K!·N!.
 
-Inputs (keyword arguments):
+Inputs:
     H (batch, K, N), complex
 Outputs (dict):
     V (batch, K, N), complex
@@ -14,8 +14,11 @@ Constraints enforced by the read-out:
 
 Classes: MuMisoPrecodingVertexGNN, MuMisoPrecodingEdgeGNN, MuMisoPrecodingVertexEdgeGNN,
 MuMisoPrecodingFNN.
-Sizes are read from the inputs at every call; options: designer.runtime.Options.
+Sizes are read from the inputs at every call; options: designer.runtime.Options,
+presets: <Class>.with_preset(name, **options).
 """
+
+import torch
 
 from designer import runtime
 
@@ -95,15 +98,74 @@ class MuMisoPrecodingVertexGNN(runtime.HetGNN):
         UE
         AN
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {V (batch, K, N)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N), complex
+            returns V (batch, K, N), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class MuMisoPrecodingEdgeGNN(runtime.HetGNN):
@@ -116,15 +178,74 @@ class MuMisoPrecodingEdgeGNN(runtime.HetGNN):
     Poolers and combiners, one per updated type:
         UE_AN
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {V (batch, K, N)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N), complex
+            returns V (batch, K, N), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class MuMisoPrecodingVertexEdgeGNN(runtime.HetGNN):
@@ -141,15 +262,74 @@ class MuMisoPrecodingVertexEdgeGNN(runtime.HetGNN):
         AN
         UE_AN
 
-    Keyword options: designer.runtime.Options; sharing="full" is equivariant to G.
+    Options: designer.runtime.Options; sharing="full" is equivariant to G.
     """
 
     plan = PLAN
     architecture = "vertex_edge"
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {V (batch, K, N)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        vertex_hidden: int | None = None,
+        edge_hidden: int | None = None,
+        layers: int = 2,
+        mlp_layers: int = 2,
+        mlp_hidden: int | None = None,
+        pooling: runtime.Pooling = "mean",
+        activation: runtime.Activation = "relu",
+        norm: runtime.Norm = "none",
+        residual: bool = False,
+        sharing: runtime.SharingMode = "full",
+        edge_processors: runtime.EdgeProcessors = "key",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        readout: runtime.Readout = "neighbourhood",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            vertex_hidden=vertex_hidden,
+            edge_hidden=edge_hidden,
+            layers=layers,
+            mlp_layers=mlp_layers,
+            mlp_hidden=mlp_hidden,
+            pooling=pooling,
+            activation=activation,
+            norm=norm,
+            residual=residual,
+            sharing=sharing,
+            edge_processors=edge_processors,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            readout=readout,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N), complex
+            returns V (batch, K, N), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )
 
 
 class MuMisoPrecodingFNN(runtime.FNN):
@@ -157,6 +337,45 @@ class MuMisoPrecodingFNN(runtime.FNN):
 
     plan = PLAN
 
-    def forward(self, H=None, *, sizes=None):
-        """Actions {V (batch, K, N)} (see the module docstring)."""
-        return self.run({"H": H}, sizes)
+    def __init__(
+        self,
+        *,
+        hidden: int = 32,
+        layers: int = 2,
+        activation: runtime.Activation = "relu",
+        power_budget: runtime.BudgetMode = "scale_if_above",
+        nonnegative: runtime.NonnegativeMode = "auto",
+        input_transform: runtime.InputTransform = "none",
+        check_inputs: bool = True,
+        sizes: dict[str, int] | None = None,
+    ) -> None:
+        """Options: designer.runtime.Options; ``sizes``: see designer.build."""
+        super().__init__(
+            hidden=hidden,
+            layers=layers,
+            activation=activation,
+            power_budget=power_budget,
+            nonnegative=nonnegative,
+            input_transform=input_transform,
+            check_inputs=check_inputs,
+            sizes=sizes,
+        )
+
+    def forward(
+        self,
+        H: torch.Tensor,
+        *,
+        sizes: dict[str, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """The actions for these inputs (sizes are read from them).
+
+        Shapes:
+            H (batch, K, N), complex
+            returns V (batch, K, N), complex
+        """
+        return self.run(
+            {
+                "H": H,
+            },
+            sizes,
+        )

@@ -6,15 +6,19 @@
 The runtime never imports sympy, networkx or the compiler stages.
 """
 
+from .options import (Activation, BudgetMode, EdgeProcessors, InputTransform, NonnegativeMode, Norm, Options,
+                      Pooling, Readout, SharingMode)
 from .plan import (Architecture, Axis, Constraint, EdgeType, Plan, Set, Tensor, VertexType, evaluate,
                    expression_names, parse_expression)
 
 _TORCH_NAMES = {
-    "HetGNN": "model", "FNN": "model", "CompiledModel": "model", "Options": "model", "resolve_options": "model",
+    "HetGNN": "model", "FNN": "model", "CompiledModel": "model", "resolve_options": "model",
     "Instance": "instance", "Sharing": "layers", "UpdateLayer": "layers",
 }
 
-__all__ = ["Architecture", "Axis", "Constraint", "EdgeType", "Plan", "Set", "Tensor", "VertexType", "evaluate",
+__all__ = ["Activation", "BudgetMode", "EdgeProcessors", "InputTransform", "NonnegativeMode", "Norm", "Pooling",
+           "Readout", "SharingMode",
+           "Architecture", "Axis", "Constraint", "EdgeType", "Options", "Plan", "Set", "Tensor", "VertexType", "evaluate",
            "expression_names", "parse_expression", *_TORCH_NAMES]
 
 

@@ -40,8 +40,6 @@ from .plan import Constraint, Plan, evaluate
 
 ORDER = ("nonnegative", "constant_modulus", "power_budget", "total_power")
 NONNEGATIVE = {"sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu}
-NONNEGATIVE_MODES = ("auto", *NONNEGATIVE)
-BUDGET_MODES = ("scale_if_above", "normalise", "slack")
 TINY = 1e-12
 VALUE_NAMES = {"power_budget": "budget", "total_power": "value", "constant_modulus": "modulus"}
 

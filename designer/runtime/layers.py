@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .instance import Instance, View
+from .options import Widths
 from .plan import Architecture, EdgeType, Plan
 from .pooling import Partial, Pool, RowPool
 
@@ -224,8 +225,6 @@ class Processor(PairMLP):
 # Sharing: which table key a processor, pooler or combiner is instantiated under.
 # ---------------------------------------------------------------------------------------------
 
-SHARINGS = ("full", "homogeneous", "vertex-types", "none")
-EDGE_PROCESSORS = ("key", "neighbour")
 
 
 @dataclass(frozen=True)
@@ -267,14 +266,6 @@ class Sharing:
         return source if self.edge_processors == "neighbour" else f"{self.edge(plan.edge_type(target))}__from__{source}"
 
 
-@dataclass(frozen=True)
-class Widths:
-    """Hidden sizes of vertex and edge states."""
-
-    vertex: int
-    edge: int
-
-
 class UpdateLayer(nn.Module):
     """One updating layer (ENGNN §III-C) under one architecture table.
 
@@ -288,42 +279,48 @@ class UpdateLayer(nn.Module):
     """
 
     def __init__(self, plan: Plan, arch: Architecture, sharing: Sharing, widths: Widths, shape: MLPShape,
-                 pooling: str, instance: Instance | None = None, residual: bool = False):
+                 pooling: str, instance: Instance | None = None, residual: bool = False,
+                 wanted: Wanted | None = None):
         super().__init__()
         self.plan, self.arch, self.sharing, self.pooling, self.residual = plan, arch, sharing, pooling, residual
+        self.wanted = wanted or Wanted(frozenset(arch.vertex_targets), frozenset(arch.edge_targets))
         counts = _Counts(instance)
         v, e = widths.vertex, widths.edge
         self.vertex_processors = nn.ModuleDict()
-        for key in arch.vertex_processors:
+        for key in self._keys("vertex"):
             name = sharing.vertex_processor(plan, key)
             if name not in self.vertex_processors:
                 self.vertex_processors[name] = Processor(e, v, v, shape, counts.edges(key[2]))
         self.edge_processors = nn.ModuleDict()
-        for key in arch.edge_processors:
+        for key in self._keys("edge"):
             name = sharing.edge_processor(plan, key)
             if name not in self.edge_processors:
                 self.edge_processors[name] = Processor(e, v, e, shape, counts.edges(key[2]))
-        targets = [sharing.vertex(t) for t in arch.vertex_targets] + [sharing.edge(plan.edge_type(t))
-                                                                      for t in arch.edge_targets]
+        vertex_targets = [t for t in arch.vertex_targets if t in self.wanted.vertices]
+        edge_targets = [t for t in arch.edge_targets if t in self.wanted.edges]
+        targets = [sharing.vertex(t) for t in vertex_targets] + [sharing.edge(plan.edge_type(t)) for t in edge_targets]
         self.poolers = nn.ModuleDict({name: Pool(pooling) for name in dict.fromkeys(targets)})
         self.vertex_combiners = nn.ModuleDict()
-        for t in arch.vertex_targets:
+        for t in vertex_targets:
             if sharing.vertex(t) not in self.vertex_combiners:
                 self.vertex_combiners[sharing.vertex(t)] = PairMLP(v, v, v, shape, counts.vertices(t))
         self.edge_combiners = nn.ModuleDict()
-        for t in arch.edge_targets:
+        for t in edge_targets:
             name = sharing.edge(plan.edge_type(t))
             if name not in self.edge_combiners:
                 self.edge_combiners[name] = PairMLP(e, e, e, shape, counts.edges(t))
 
-    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: Instance,
-                wanted: Wanted | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def _keys(self, kind: str) -> list[tuple[str, str, str]]:
+        return _keys(self.arch, self.wanted, kind)
+
+    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: Instance
+                ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """New vertex and edge states from the previous layer's (both updates read layer l−1).
 
-        ``wanted``: update only these types (and compute only the messages they pool); the
-        other types keep their states. None: every target type of the table.
+        Only the types in ``wanted`` (those read after this layer) are updated, and only the
+        messages they pool computed; the other types keep their states.
         """
-        wanted = wanted or Wanted(frozenset(self.arch.vertex_targets), frozenset(self.arch.edge_targets))
+        wanted = self.wanted
         taken = _Taken(edges)
         new_vertices = dict(vertices)
         for t, groups in self._vertex_messages(vertices, taken, instance, wanted.vertices).items():
@@ -386,6 +383,32 @@ class Wanted:
 
     vertices: frozenset[str]
     edges: frozenset[str]
+
+
+def _keys(arch: Architecture, wanted: Wanted, kind: str) -> list[tuple[str, str, str]]:
+    """The table's vertex (or edge) processor keys whose target is in ``wanted``."""
+    keys = arch.vertex_processors if kind == "vertex" else arch.edge_processors
+    targets = wanted.vertices if kind == "vertex" else wanted.edges
+    return [key for key in keys if key[0] in targets]
+
+
+def wanted_per_layer(arch: Architecture, read: Wanted, layers: int) -> tuple[list[Wanted], Wanted]:
+    """(what each of ``layers`` layers must update or pass on, what the first layer reads) when
+    ``read`` is what the read-out reads: a layer reads the types it passes on or updates (a
+    combiner reads the previous state) and its processors' sources, edges, shared vertices and
+    neighbouring edges. Modules no output can reach are then never built."""
+    wanted = []
+    for _ in range(layers):
+        wanted.insert(0, read)
+        vertices, edges = set(read.vertices), set(read.edges)
+        for _, source, edge in _keys(arch, read, "vertex"):
+            vertices.add(source)
+            edges.add(edge)
+        for _, through, neighbour in _keys(arch, read, "edge"):
+            vertices.add(through)
+            edges.add(neighbour)
+        read = Wanted(frozenset(vertices), frozenset(edges))
+    return wanted, read
 
 
 class _Taken:

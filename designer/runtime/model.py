@@ -22,14 +22,12 @@ from torch import Tensor, nn
 
 from . import constraints
 from .instance import Instance
-from .layers import (ACTIVATIONS, EDGE_PROCESSORS, SHARINGS, Embedding, MLPShape, Sharing, UpdateLayer, Wanted, Widths,
-                     linear, mlp)
-from .pooling import POOLINGS, RowPool, finish, merge, modes
+from .layers import Embedding, MLPShape, Sharing, UpdateLayer, Wanted, linear, mlp, wanted_per_layer
+from .options import CHOICES, FNN_OPTIONS, Options
+from .pooling import RowPool, finish, merge, modes
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
-INPUT_TRANSFORMS = ("none", "log", "outer")
-READOUTS = ("neighbourhood", "own")
 
 
 def log_magnitude(x: Tensor) -> Tensor:
@@ -54,59 +52,6 @@ def outer_product_channels(h: Tensor) -> Tensor:
     return torch.cat([outer.diagonal(dim1=-2, dim2=-1).real, upper.real, upper.imag], dim=-1)
 
 
-@dataclass(frozen=True)
-class Options:
-    """Model options (``designer.build(..., **options)`` and the generated classes' keywords).
-
-    hidden: width of vertex and edge states (``vertex_hidden``/``edge_hidden`` override it);
-    layers: number of updating layers L; mlp_layers/mlp_hidden: depth and width of every
-    processor and combiner MLP; pooling: sum | mean | max | max+mean | max+sum (a composite
-    pools one block of channels per mode, :mod:`designer.runtime.pooling`); activation: relu | tanh | gelu | silu
-    | identity; norm: none | layer; residual: add every updated state to the previous one (deep
-    stacks); sharing: full | homogeneous | vertex-types | none;
-    edge_processors: key (one per table key, Zhao Prop. 2) | neighbour (one per shared vertex
-    and neighbouring edge type, shared by the updated types as in ENGNN eq. 24);
-    power_budget: scale_if_above | normalise | slack; nonnegative: auto | sigmoid | softplus | relu
-    (auto: sigmoid for a power under a budget, scaled by it; softplus for one without);
-    readout: neighbourhood (a vertex action reads its vertex's state and its incident edge states
-    pooled per edge key; an edge action its edge's state and its endpoints' states) | own (the
-    carrier's state only, ENGNN eq. 26; the architecture must update the carrier's type);
-    input_transform: none | log (every feature entry x ↦ x·log(1+|x|)/|x|, see
-    :func:`log_magnitude`: channel gains spanning many orders of magnitude reach the first layer
-    on a log scale, sign and phase kept; elementwise, so the symmetry is untouched) | outer (a
-    complex feature's channel vector h enters as h h^H / ||h||, :func:`outer_product_channels`:
-    the model is blind to every channel vector's phase — only for objectives that are too);
-    check_inputs: also reject inputs with nan or inf entries and budgets read from features that
-    are not positive (one reduction per input and per such budget per call; names, shapes,
-    dtypes, sizes and budgets that are numbers are always checked).
-    """
-
-    hidden: int = 32
-    vertex_hidden: int | None = None
-    edge_hidden: int | None = None
-    layers: int = 2
-    mlp_layers: int = 2
-    mlp_hidden: int | None = None
-    pooling: str = "mean"
-    activation: str = "relu"
-    norm: str = "none"
-    residual: bool = False
-    sharing: str = "full"
-    edge_processors: str = "key"
-    power_budget: str = "scale_if_above"
-    nonnegative: str = "auto"
-    readout: str = "neighbourhood"
-    input_transform: str = "none"
-    check_inputs: bool = True
-
-    @property
-    def widths(self) -> Widths:
-        return Widths(self.vertex_hidden or self.hidden, self.edge_hidden or self.hidden)
-
-    @property
-    def mlp(self) -> MLPShape:
-        return MLPShape(self.mlp_layers, self.mlp_hidden or self.hidden, self.activation, self.norm)
-
 
 # ENGNN §IV: max aggregators, MLPs of 3 linear layers each followed by a ReLU; edge processors
 # shared by the updated edge types, as MLP_5/MLP_6 of eq. 24. L and d_E vary by problem: a
@@ -114,10 +59,12 @@ class Options:
 # d_E = 8; IBC: 1, 32; cooperative: 2, 64).
 ENGNN = {"pooling": "max", "mlp_layers": 3, "activation": "relu", "layers": 2, "hidden": 64,
          "edge_processors": "neighbour"}
-CHOICES = {"pooling": POOLINGS, "activation": tuple(ACTIVATIONS), "norm": ("none", "layer"), "sharing": SHARINGS,
-           "edge_processors": EDGE_PROCESSORS,
-           "power_budget": constraints.BUDGET_MODES, "nonnegative": constraints.NONNEGATIVE_MODES,
-           "readout": READOUTS, "input_transform": INPUT_TRANSFORMS}
+PRESETS = {"engnn": ENGNN}
+
+
+def mlp_shape(options: Options) -> MLPShape:
+    """Depth, width, activation and norm of every processor and combiner MLP."""
+    return MLPShape(options.mlp_layers, options.mlp_hidden or options.hidden, options.activation, options.norm)
 
 
 def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
@@ -127,10 +74,9 @@ def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
     if unknown:
         raise ValueError(f"unknown model option {unknown[0]!r}; options: preset, sizes, {', '.join(sorted(known))}")
     base = {}
-    if preset == "engnn":
-        base = dict(ENGNN)
-    elif preset is not None:
-        raise ValueError(f"unknown preset {preset!r} (known: engnn)")
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    base = PRESETS.get(preset, {})
     options = replace(Options(), **{**base, **{k: v for k, v in given.items() if v is not None}})
     for name, choices in CHOICES.items():
         if getattr(options, name) not in choices:
@@ -165,6 +111,14 @@ class CompiledModel(nn.Module):
     """
 
     plan: Plan | None = None
+
+    @classmethod
+    def with_preset(cls, preset: str, **options):
+        """A generated class's model with a named preset's options (``"engnn"``: ENGNN §IV)
+        and ``options`` over them."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+        return cls(**{**PRESETS[preset], **options})
 
     def __init__(self, plan: Plan | None, sizes: Mapping[str, int] | None, options: Options):
         super().__init__()
@@ -394,7 +348,10 @@ class HetGNN(CompiledModel):
         arch = self.plan.architecture(self.architecture)
         self.sharing = Sharing(self.options.sharing, self.options.edge_processors)
         fixed = self.prepare() if self.sharing.mode == "none" else None
-        widths, shape = self.options.widths, self.options.mlp
+        widths, shape = self.options.widths, mlp_shape(self.options)
+        self._check_readout(arch)
+        self._read = self._read_by_heads()
+        wanted, self._embedded = wanted_per_layer(arch, self._read, self.options.layers)
         self._vertex_slots, self._edge_slots = self._slots("vertex"), self._slots("edge")
         self.vertex_embeddings = nn.ModuleDict({
             key: Embedding(sum(self.feature_channels(self.plan.tensor(f)) for f in slots), widths.vertex, shape,
@@ -404,11 +361,11 @@ class HetGNN(CompiledModel):
             key: Embedding(sum(self.feature_channels(self.plan.tensor(f)) for f in slots), widths.edge, shape,
                            _count(fixed, types, "edge"))
             for key, (slots, types) in self._edge_slots.items()})
+        broken = {a for vt in self._embedded.vertices for a in self.plan.vertex_type(vt).path if self.plan.axis(a).broken}
         self.index_codes = nn.ModuleDict({a.name: nn.Linear(CODE_WIDTH, widths.vertex, bias=False)
-                                          for a in self.plan.axes if a.broken})
+                                          for a in self.plan.axes if a.name in broken})
         self.layers = nn.ModuleList(UpdateLayer(self.plan, arch, self.sharing, widths, shape, self.options.pooling,
-                                                fixed, self.options.residual) for _ in range(self.options.layers))
-        self._check_readout(arch)
+                                                fixed, self.options.residual, w) for w in wanted)
         self.heads = nn.ModuleDict()
         for t in self.plan.actions:
             for carrier in self.carriers(t):
@@ -417,7 +374,6 @@ class HetGNN(CompiledModel):
                     count = None if fixed is None else self.carrier_count(t, carrier, fixed)
                     self.heads[key] = linear(self._head_width(t, carrier), self.channels(t), count)
         self._fixed_sizes = None if fixed is None else fixed.axis_sizes
-        self._read = self._read_by_heads()
 
     # -- keys ----------------------------------------------------------------------------------
 
@@ -486,9 +442,8 @@ class HetGNN(CompiledModel):
             raise ValueError(f"sharing='none' gives every vertex and edge its own parameters: this model runs only "
                              f"at the axis sizes it was built for, {self._fixed_sizes}; got {instance.axis_sizes}")
         vertices, edges = self.embed(real, instance)
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):  # the last layer updates only what the heads read
-            vertices, edges = layer(vertices, edges, instance, self._read if i == last else None)
+        for layer in self.layers:  # each layer updates only what is read after it
+            vertices, edges = layer(vertices, edges, instance)
         return {t.name: {c: self.heads[self._head_key(t, c)](self._head_input(t, c, vertices, edges, instance))
                          for c in self.carriers(t)} for t in self.plan.actions}
 
@@ -566,7 +521,7 @@ class FNN(CompiledModel):
     features, flattened to one real vector, to every action entry on its support; fixed sizes,
     no equivariance; same contract and projection."""
 
-    OPTIONS = ("hidden", "layers", "activation", "power_budget", "nonnegative", "input_transform", "check_inputs")
+    OPTIONS = FNN_OPTIONS
 
     def __init__(self, plan: Plan | None = None, *, sizes: Mapping[str, int] | None = None, **options):
         plan = plan or type(self).plan

@@ -10,8 +10,13 @@ text, evaluated per call by :func:`evaluate`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Union
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, Mapping, Union
+
+if TYPE_CHECKING:
+    from ..limits import Limits
 
 Size = Union[int, str]
 
@@ -123,22 +128,39 @@ class Plan:
     reduced_group: str = ""
 
     def axis(self, name: str) -> Axis:
-        return _named(self.axes, name, "axis")
+        return self._named("axes", name, "axis")
 
     def set(self, name: str) -> Set:
-        return _named(self.sets, name, "set")
+        return self._named("sets", name, "set")
 
     def vertex_type(self, name: str) -> VertexType:
-        return _named(self.vertex_types, name, "vertex type")
+        return self._named("vertex_types", name, "vertex type")
 
     def edge_type(self, name: str) -> EdgeType:
-        return _named(self.edge_types, name, "edge type")
+        return self._named("edge_types", name, "edge type")
 
     def tensor(self, name: str) -> Tensor:
-        return _named(self.tensors, name, "tensor")
+        return self._named("tensors", name, "tensor")
 
     def architecture(self, name: str) -> Architecture:
-        return _named(self.architectures, name, "architecture")
+        return self._named("architectures", name, "architecture")
+
+    @cached_property
+    def _by_name(self) -> dict[str, dict[str, object]]:
+        """Name → item for every named collection (the first of a name wins), built once so that
+        lookups stay O(1) however many sets and types a plan has."""
+        out: dict[str, dict[str, object]] = {}
+        for kind in ("axes", "sets", "vertex_types", "edge_types", "tensors", "architectures"):
+            index = out[kind] = {}
+            for item in getattr(self, kind):
+                index.setdefault(item.name, item)
+        return out
+
+    def _named(self, kind: str, name: str, what: str):
+        try:
+            return self._by_name[kind][name]
+        except KeyError:
+            raise KeyError(f"no {what} named {name!r}") from None
 
     @property
     def features(self) -> tuple[Tensor, ...]:
@@ -179,113 +201,132 @@ class Plan:
         return {a.name: a.size if isinstance(a.size, int) else int(sizes[a.size]) for a in self.axes}
 
 
-def _named(items, name: str, what: str):
-    for item in items:
-        if item.name == name:
-            return item
-    raise KeyError(f"no {what} named {name!r}")
-
-
 # ---------------------------------------------------------------------------------------------
-# Value expressions (numbers, names, + - * / **, unary -, sqrt(), parentheses): a tiny
-# recursive-descent parser so that neither the runtime nor generated code needs designer.spec.
+# Value expressions (numbers, names, + - * / **, unary -, sqrt(), parentheses): one grammar for
+# the spec checker, the runtime and generated code, so none of them needs designer.spec. The
+# parser (shunting-yard) and the evaluator (a stack machine) are iterative: no input can exhaust
+# the Python stack, and the compiler bounds length and nesting through its limits.
 # ---------------------------------------------------------------------------------------------
 
 Expression = Callable[[Mapping[str, object]], object]
+
+# The whole lexical grammar, ASCII only: no control characters, no other whitespace than spaces.
+_TOKEN = re.compile(r"\*\*|[-+*/()]|[0-9]+(?:\.[0-9]*)?|\.[0-9]+|[A-Za-z][A-Za-z0-9_]*")
+# Operators: (precedence, right-associative, arity, function). Unary minus binds at 3: tighter
+# than * and /, looser than ** on its right (-x**2 == -(x**2), as in Python).
+_BINARY = {"+": (1, False, 2, lambda a, b: a + b), "-": (1, False, 2, lambda a, b: a - b),
+           "*": (2, False, 2, lambda a, b: a * b), "/": (2, False, 2, lambda a, b: a / b),
+           "**": (4, True, 2, lambda a, b: a ** b)}
+_NEGATE, _SQRT = (3, True, 1, lambda a: -a), (0, False, 1, lambda a: a ** 0.5)
+
+
+def _syntax_error(text: str, what: str) -> ValueError:
+    return ValueError(f"{text!r}: {what}; only numbers, names, + - * / ** and sqrt() are allowed")
 
 
 def _tokens(text: str) -> list[str]:
     out, i = [], 0
     while i < len(text):
-        ch = text[i]
-        if ch.isspace():
+        if text[i] == " ":
             i += 1
-        elif text.startswith("**", i):
-            out.append("**")
-            i += 2
-        elif ch in "+-*/()":
-            out.append(ch)
-            i += 1
-        elif ch.isalnum() or ch in "._":
-            j = i
-            while j < len(text) and (text[j].isalnum() or text[j] in "._"):
-                j += 1
-            out.append(text[i:j])
-            i = j
-        else:
-            raise ValueError(f"{text!r}: unexpected character {ch!r}")
+            continue
+        match = _TOKEN.match(text, i)
+        if match is None:
+            raise _syntax_error(text, f"unexpected character {text[i]!r}")
+        out.append(match.group())
+        i = match.end()
     return out
 
 
-def parse_expression(text: str) -> Expression:
+def _nesting(tokens: list[str]) -> int:
+    """Deepest parenthesis nesting (``sqrt(...)`` counts as a parenthesis)."""
+    depth = deepest = 0
+    for token in tokens:
+        depth += (token == "(") - (token == ")")
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _postfix(text: str, tokens: list[str]) -> list[tuple[int, Callable]]:
+    """Shunting-yard: the tokens as a postfix program of (arity, function) steps; arity-0 steps
+    read a value from the environment."""
+    program: list[tuple[int, Callable]] = []
+    stack: list = []  # operator tuples and "(" markers
+    expect_value = True
+    for i, token in enumerate(tokens):
+        if expect_value:
+            if token == "(":
+                stack.append("(")
+            elif token == "-":
+                stack.append(_NEGATE)
+            elif token == "sqrt":
+                if tokens[i + 1:i + 2] != ["("]:
+                    got = repr(tokens[i + 1]) if i + 1 < len(tokens) else "the end"
+                    raise _syntax_error(text, f"expected ( after sqrt, got {got}")
+                stack.append(_SQRT)
+            elif token[0].isdigit() or token[0] == ".":
+                program.append((0, (lambda number: lambda env: number)(float(token))))
+                expect_value = False
+            elif token[0].isalpha():
+                program.append((0, (lambda name: lambda env: env[name])(token)))
+                expect_value = False
+            elif token != "+":  # unary plus is the identity
+                raise _syntax_error(text, f"expected a value, got {token!r}")
+        elif token in _BINARY:
+            op = _BINARY[token]
+            while stack and stack[-1] != "(" and (stack[-1][0] > op[0] or (stack[-1][0] == op[0] and not op[1])):
+                program.append(stack.pop()[2:])
+            stack.append(op)
+            expect_value = True
+        elif token == ")":
+            while stack and stack[-1] != "(":
+                program.append(stack.pop()[2:])
+            if not stack:
+                raise _syntax_error(text, "unexpected ')'")
+            stack.pop()
+            if stack and stack[-1] is _SQRT:
+                program.append(stack.pop()[2:])
+        else:
+            raise _syntax_error(text, f"unexpected {token!r}")
+    if expect_value:
+        raise _syntax_error(text, "expected a value, got the end")
+    while stack:
+        op = stack.pop()
+        if op == "(":
+            raise _syntax_error(text, "expected ), got the end")
+        program.append(op[2:])
+    return program
+
+
+def _run(program: list[tuple[int, Callable]], env: Mapping[str, object]) -> object:
+    values: list = []
+    for arity, function in program:
+        if arity == 0:
+            values.append(function(env))
+        elif arity == 1:
+            values.append(function(values.pop()))
+        else:
+            right = values.pop()
+            values.append(function(values.pop(), right))
+    return values[0]
+
+
+def parse_expression(text: str, limits: "Limits | None" = None) -> Expression:
     """Parse ``text`` (e.g. ``1/sqrt(N_t)``, ``p_max``) into a function of a name → value map.
 
-    Values may be numbers or tensors: ``sqrt`` is ``x ** 0.5`` so it works for both.
+    Values may be numbers or tensors: ``sqrt`` is ``x ** 0.5`` so it works for both. With
+    ``limits`` (:class:`designer.limits.Limits`) the length and the parenthesis nesting are
+    bounded; a plan's expressions were checked so when it was compiled. ``ValueError`` for
+    anything outside the grammar.
     """
-    tokens = _tokens(str(text))
-    position = 0
-
-    def peek() -> str | None:
-        return tokens[position] if position < len(tokens) else None
-
-    def take(expected: str | None = None) -> str:
-        nonlocal position
-        token = peek()
-        if token is None or (expected is not None and token != expected):
-            got = "the end" if token is None else repr(token)
-            raise ValueError(f"{text!r}: expected {expected or 'a value'}, got {got}")
-        position += 1
-        return token
-
-    def binary(operand, operators: dict) -> Expression:
-        left = operand()
-        while peek() in operators:
-            op, right = operators[take()], operand()
-            left = (lambda a, b, f: lambda env: f(a(env), b(env)))(left, right, op)
-        return left
-
-    def expression() -> Expression:
-        return binary(term, {"+": lambda a, b: a + b, "-": lambda a, b: a - b})
-
-    def term() -> Expression:
-        return binary(unary, {"*": lambda a, b: a * b, "/": lambda a, b: a / b})
-
-    def unary() -> Expression:
-        if peek() in ("-", "+"):
-            sign, operand = take(), unary()
-            return (lambda env: -operand(env)) if sign == "-" else operand
-        return power()
-
-    def power() -> Expression:
-        base = atom()
-        if peek() == "**":
-            take()
-            exponent = unary()
-            return lambda env: base(env) ** exponent(env)
-        return base
-
-    def atom() -> Expression:
-        token = take()
-        if token == "(":
-            inner = expression()
-            take(")")
-            return inner
-        if token == "sqrt":
-            take("(")
-            inner = expression()
-            take(")")
-            return lambda env: inner(env) ** 0.5
-        if token[0].isdigit() or token[0] == ".":
-            number = float(token)
-            return lambda env: number
-        if token.isidentifier():
-            return lambda env: env[token]
-        raise ValueError(f"{text!r}: unexpected {token!r}")
-
-    result = expression()
-    if peek() is not None:
-        raise ValueError(f"{text!r}: unexpected {peek()!r}")
-    return result
+    text = str(text)
+    if limits is not None and len(text) > limits.expression_length:
+        raise ValueError(limits.exceeded("expression_length", f"the expression has {len(text)} characters"))
+    tokens = _tokens(text)
+    if limits is not None and (depth := _nesting(tokens)) > limits.expression_depth:
+        raise ValueError(limits.exceeded("expression_depth", f"the expression nests parentheses {depth} deep"))
+    program = _postfix(text, tokens)
+    return lambda env: _run(program, env)
 
 
 def evaluate(text: str, values: Mapping[str, object]) -> object:

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from .instance import View
+from .options import POOLINGS
 
-POOLINGS = ("sum", "mean", "max", "max+mean", "max+sum")
 
 
 def modes(pooling: str) -> tuple[str, ...]:
