@@ -435,6 +435,7 @@ def test_torch_export_of_a_generated_module(tmp_path):
     assert torch.allclose(exported.module()(H=H)["rho"], model(H=H)["rho"])
 
 
+@pytest.mark.slow  # torch.compile: tens of seconds of inductor compilation
 def test_torch_compile_of_a_generated_module(tmp_path):
     generated = load_generated("d2d_link_scheduling", tmp_path)
     torch.manual_seed(0)

@@ -1,6 +1,7 @@
 """`train` / `evaluate`: deterministic, atomic checkpoints, resume, DDP (gloo), sweeps."""
 
 import dataclasses
+import functools
 import json
 import shutil
 import socket
@@ -28,6 +29,23 @@ def config(tmp_path, **changes):
                 model_options=TINY, train_samples=32, val_samples=16, epochs=2, batch=16, seed=3,
                 out=str(tmp_path / "run"))
     return TrainConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def mcmu_run(tmp_path_factory) -> str:
+    """The run directory of ``config()`` unchanged, trained once for the tests that only read it."""
+    out = tmp_path_factory.mktemp("mcmu")
+    train(config(out), progress=False)
+    return str(out / "run")
+
+
+@pytest.fixture(scope="module")
+def structured_run(tmp_path_factory) -> TrainConfig:
+    """A structured IC run (beams in the form of WMMSE's update), trained once for the tests that only read it."""
+    run = config(tmp_path_factory.mktemp("structured"), spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
+                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
+    train(run, progress=False)
+    return run
 
 
 def test_train_writes_checkpoint_and_metrics(tmp_path):
@@ -209,15 +227,14 @@ def test_cosine_schedule_anneals_to_a_hundredth(tmp_path):
 def test_checkpoints_older_than_an_option_resume_with_its_default(tmp_path):
     train(config(tmp_path, epochs=1), progress=False)
     path = tmp_path / "run" / "checkpoint.pt"
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     del state["config"]["lr_schedule"]
     torch.save(state, path)
     assert [h["epoch"] for h in train(config(tmp_path, epochs=2), resume=True, progress=False)] == [1, 2]
 
 
-def test_evaluate_at_training_and_other_sizes(tmp_path):
-    train(config(tmp_path), progress=False)
-    result = evaluate(str(tmp_path / "run"), [{"K": 4}], samples=8)
+def test_evaluate_at_training_and_other_sizes(mcmu_run):
+    result = evaluate(mcmu_run, [{"K": 4}], samples=8)
     assert [r["sizes"] for r in result["rows"]] == [{"M": 2, "K": 3}, {"M": 2, "K": 4}]
     for row in result["rows"]:
         assert row["model_sum_rate"] > 0 and row["reference_sum_rate"] > 0
@@ -270,10 +287,9 @@ def test_evaluate_sweeps_a_scenario_keyword_or_a_size(tmp_path):
         evaluate(str(tmp_path / "run"), samples=6, sweep=("noise_dbm", [-90, "loud"]))
 
 
-def test_evaluate_solves_the_reference_in_pieces(tmp_path):
-    train(config(tmp_path), progress=False)
-    whole = evaluate(str(tmp_path / "run"), samples=6)
-    one_by_one = evaluate(str(tmp_path / "run"), samples=6, reference_batch=1)
+def test_evaluate_solves_the_reference_in_pieces(mcmu_run):
+    whole = evaluate(mcmu_run, samples=6)
+    one_by_one = evaluate(mcmu_run, samples=6, reference_batch=1)
     assert (whole["reference_batch"], one_by_one["reference_batch"]) == (6, 1)
     # WMMSE stops each piece at its own convergence (relative tolerance 1e-6): the same optimum
     assert one_by_one["rows"][0]["reference_sum_rate"] == pytest.approx(whole["rows"][0]["reference_sum_rate"],
@@ -281,10 +297,9 @@ def test_evaluate_solves_the_reference_in_pieces(tmp_path):
     assert one_by_one["rows"][0]["model_sum_rate"] == whole["rows"][0]["model_sum_rate"]
 
 
-def test_evaluate_passes_options_to_the_reference(tmp_path, capsys):
-    train(config(tmp_path), progress=False)
-    default = evaluate(str(tmp_path / "run"), samples=6)
-    one_step = evaluate(str(tmp_path / "run"), samples=6, reference_options={"iters": 1})
+def test_evaluate_passes_options_to_the_reference(mcmu_run, capsys):
+    default = evaluate(mcmu_run, samples=6)
+    one_step = evaluate(mcmu_run, samples=6, reference_options={"iters": 1})
     assert one_step["reference_options"] == {"iters": 1} and default["reference_options"] == {}
     problem = problem_for("mcmu_power_allocation")
     features = sample(problem, 6, {"M": 2, "K": 3}, 12345, "cpu")
@@ -292,16 +307,14 @@ def test_evaluate_passes_options_to_the_reference(tmp_path, capsys):
     assert one_step["rows"][0]["reference_sum_rate"] == pytest.approx(expected, rel=1e-6)
     assert one_step["rows"][0]["reference_sum_rate"] < default["rows"][0]["reference_sum_rate"]
     assert one_step["rows"][0]["model_sum_rate"] == default["rows"][0]["model_sum_rate"]
-    assert main(["evaluate", str(tmp_path / "run"), "--samples", "4", "--reference-option", "colour=red"]) == 1
+    assert main(["evaluate", mcmu_run, "--samples", "4", "--reference-option", "colour=red"]) == 1
     err = capsys.readouterr().err
     assert "reference option not accepted" in err and "'colour'" in err
 
 
-def test_evaluate_times_the_decoded_beams_of_a_structured_model(tmp_path, monkeypatch):
+def test_evaluate_times_the_decoded_beams_of_a_structured_model(structured_run, monkeypatch):
     """A problem whose actions parametrise beams (``Problem.decode``) is timed up to the beams."""
-    run = config(tmp_path, spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
-                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
-    train(run, progress=False)
+    run = structured_run
     problem = problem_for("ic_beamforming_structured")
     calls = []
 
@@ -329,13 +342,11 @@ def test_timed_reports_the_median_pass(monkeypatch):
     assert seconds == 2.0 and value == 11.5 and warmed == [True]  # median of 5, 0.5, 3, 1, 2; the last value
 
 
-def test_evaluate_refines_the_model_with_the_reference(tmp_path, capsys):
+def test_evaluate_refines_the_model_with_the_reference(structured_run, mcmu_run, capsys):
     """``refine=T``: exactly T WMMSE iterations from the model's (decoded) beams — the structured
     reference's closing update counted among them; WMMSE never lowers the sum rate of its start,
     so the refined rate is at least the model's."""
-    run = config(tmp_path, spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
-                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
-    train(run, progress=False)
+    run = structured_run
     result = evaluate(run.out, samples=5, batch=2, refine=2)
     refined = result["rows"][0]["refined"]
     problem = problem_for("ic_beamforming_structured")
@@ -353,18 +364,15 @@ def test_evaluate_refines_the_model_with_the_reference(tmp_path, capsys):
     assert "model + 1 reference iterations" in capsys.readouterr().out
     with pytest.raises(ValueError, match="refine must be a number of iterations"):
         evaluate(run.out, samples=2, refine=-1)
-    train(config(tmp_path, out=str(tmp_path / "mcmu")), progress=False)
     with pytest.raises(ValueError, match="cannot start its reference from a model's output"):
-        evaluate(str(tmp_path / "mcmu"), samples=2, refine=1)
+        evaluate(mcmu_run, samples=2, refine=1)
 
 
-def test_evaluate_scores_the_model_as_another_problem(tmp_path, capsys):
+def test_evaluate_scores_the_model_as_another_problem(structured_run, capsys):
     """``problem=``: a structured model scored as a refined problem (the same network, WMMSE
     iterations after it) — its rows are that problem's sum rate of the model's actions; a
     problem with other actions or another sampler is refused, naming what differs."""
-    run = config(tmp_path, spec=str(ROOT / "specs" / "ic_beamforming_structured.yaml"),
-                 problem="ic_beamforming_structured", arch="vertex_edge", sizes={"K": 3, "N": 2})
-    train(run, progress=False)
+    run = structured_run
     result = evaluate(run.out, samples=5, batch=2, problem="ic_beamforming_refined4")
     assert result["problem"] == "ic_beamforming_refined4" and result["trained_problem"] == "ic_beamforming_structured"
     refined = problem_for("ic_beamforming_refined4")
@@ -390,17 +398,17 @@ def test_evaluate_scores_the_model_as_another_problem(tmp_path, capsys):
         evaluate(run.out, samples=2, problem="ic_beamforming_refined2", refine=3)
 
 
+@pytest.mark.slow  # torch.compile: tens of seconds of inductor compilation
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("clang++")),
                     reason="torch.compile on the CPU needs a C++ compiler")
-def test_evaluate_with_a_compiled_model_scores_the_same(tmp_path):
-    train(config(tmp_path), progress=False)
-    eager = evaluate(str(tmp_path / "run"), [{"K": 4}], samples=4, batch=4)
-    fast = evaluate(str(tmp_path / "run"), [{"K": 4}], samples=4, batch=4, compile_mode="default")
+def test_evaluate_with_a_compiled_model_scores_the_same(mcmu_run):
+    eager = evaluate(mcmu_run, [{"K": 4}], samples=4, batch=4)
+    fast = evaluate(mcmu_run, [{"K": 4}], samples=4, batch=4, compile_mode="default")
     assert (eager["compile_mode"], fast["compile_mode"]) == (None, "default")
     for slow_row, fast_row in zip(eager["rows"], fast["rows"], strict=True):
         assert fast_row["model_sum_rate"] == pytest.approx(slow_row["model_sum_rate"], rel=1e-5)
     with pytest.raises(ValueError, match="compile mode must be one of"):
-        evaluate(str(tmp_path / "run"), samples=2, compile_mode="fastest")
+        evaluate(mcmu_run, samples=2, compile_mode="fastest")
 
 
 def test_cli_train_evaluate_and_plot(tmp_path, capsys):
@@ -443,6 +451,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # torchrun: two child processes, each importing torch and starting gloo
 def test_ddp_two_cpu_processes(tmp_path, subprocess_env):
     out = tmp_path / "ddp"
     env = {**subprocess_env, "OMP_NUM_THREADS": "1"}
@@ -505,10 +514,17 @@ def test_diagnostic_zero_forcing_rebuilds_the_reference(problem, sizes):
     assert list(rows)[-1] == "reference" and rows["reference"] == pytest.approx(rows[list(rows)[1]])
 
 
-def test_evaluate_scores_the_alternative_references(tmp_path):
+def test_evaluate_scores_the_alternative_references(tmp_path, monkeypatch):
+    """Every alternative reference of the problem is scored in each row. Gradient projection runs
+    20 of its 300 iterations here: its quality is tests/wireless/test_references.py's subject."""
     spec = str(ROOT / "specs" / "cooperative_beamforming.yaml")
     train(config(tmp_path, spec=spec, problem="cooperative_beamforming", arch="vertex_edge", sizes={"M": 3, "K": 2},
                  epochs=1), progress=False)
+    problem = problem_for("cooperative_beamforming")
+    assert list(problem.alternatives) == ["gradient_projection"]
+    short = {name: functools.partial(solve, iters=20) for name, solve in problem.alternatives.items()}
+    monkeypatch.setattr("designer.evaluation.problem_for",
+                        lambda name: dataclasses.replace(problem, alternatives=short))
     row = evaluate(str(tmp_path / "run"), samples=4)["rows"][0]
     gp = row["alternatives"]["gradient_projection"]
     assert gp["sum_rate"] > 0 and gp["ms_per_sample"] > 0
@@ -518,6 +534,7 @@ def test_evaluate_scores_the_alternative_references(tmp_path):
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
+@pytest.mark.slow  # CUDA: device start-up
 @cuda
 def test_cuda_training_follows_the_cpu_run_and_resumes_on_the_cpu(tmp_path):
     on_cpu = train(config(tmp_path / "cpu", epochs=2, fresh=True), progress=False)
@@ -529,6 +546,7 @@ def test_cuda_training_follows_the_cpu_run_and_resumes_on_the_cpu(tmp_path):
     assert result["device_name"] == torch.cuda.get_device_name() and result["rows"][1]["model_sum_rate"] > 0
 
 
+@pytest.mark.slow  # CUDA and torchrun
 @cuda
 @pytest.mark.parametrize("backend", ["gloo", "auto"])
 def test_ddp_two_processes_on_the_gpu(tmp_path, backend, subprocess_env):
@@ -547,9 +565,8 @@ def test_ddp_two_processes_on_the_gpu(tmp_path, backend, subprocess_env):
     assert load_checkpoint(out)["epoch"] == 2
 
 
-def test_reference_speedup_interleaves_models_and_reference(tmp_path):
-    train(config(tmp_path), progress=False)
-    run = str(tmp_path / "run")
+def test_reference_speedup_interleaves_models_and_reference(tmp_path, mcmu_run):
+    run = mcmu_run
     script = _benchmark_script("reference_speedup")
     result = script.main([run, f"{run}:mcmu_power_allocation", "--samples", "4", "--batch", "2", "--rounds", "3",
                           "--reference-per-round", "1", "--eager", "--json", str(tmp_path / "speed.json")])
