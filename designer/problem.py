@@ -194,7 +194,8 @@ def parameters(model: type | None, values: Mapping[str, Any], what: str, problem
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
-        raise ProblemError(f"{what} {where}: {error['msg']} (problem {problem_name!r})") from None
+        given = f"={values[where]!r}" if where in values else ""
+        raise ProblemError(f"{what} {where}{given}: {error['msg']} (problem {problem_name!r})") from None
     except (TypeError, ValueError) as exc:
         raise ProblemError(f"{what} of problem {problem_name!r}: {exc}") from None
 

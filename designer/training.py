@@ -29,7 +29,7 @@ import torch
 from .atomic import save_torch, write_files
 from .config import TrainConfig
 from .data import load_data, split
-from .problem import configured, label, load, parameters, part
+from .problem import ProblemError, configured, label, load, parameters, part
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
 CHECKPOINT = "checkpoint.pt"
@@ -48,9 +48,13 @@ def run_sizes(problem, check_sizes: Mapping[str, int], sizes: Mapping[str, int])
     return {**check_sizes, **part(problem, "default_sizes", {}), **sizes}
 
 
-def scenario_of(problem, scenario: Mapping[str, object]):
+def scenario_of(problem, scenario: Mapping[str, object], sizes: Mapping[str, int] | None = None):
     """``scenario`` (``--scenario`` keywords) validated into the problem's ``Scenario``; ValueError
-    naming an unknown keyword or a value of the wrong type."""
+    naming an unknown keyword (or one of the spec's ``sizes``, which ``--size`` sets) or a value of
+    the wrong type."""
+    for key in scenario:
+        if key in (sizes or {}):
+            raise ProblemError(f"scenario option {key!r} is a size of the spec: give it as --size {key}=N")
     return parameters(part(problem, "Scenario"), scenario, "scenario option", part(problem, "name", ""))
 
 
@@ -67,7 +71,7 @@ def run_samples(config: TrainConfig, problem, model, n: int, seed: int, device: 
     ``sizes`` and its scenario (or ``scenario`` in its place), checked against ``model``'s spec."""
     at = run_sizes(problem, model.plan.sizes, {**config.sizes, **(sizes or {})})
     features = sample(problem, n, at, seed, device,
-                      scenario_of(problem, config.scenario if scenario is None else scenario))
+                      scenario_of(problem, config.scenario if scenario is None else scenario, at))
     check_features(model, features, f"problem {part(problem, 'name', config.problem)!r}: sample()")
     return features, at
 
@@ -293,7 +297,7 @@ def _datasets(config: TrainConfig, problem, model, device: str):
         return ({k: v.to(device) for k, v in train_set.items()}, {k: v.to(device) for k, v in val_set.items()},
                 model.bind(val_set, None))
     sizes = run_sizes(problem, model.plan.sizes, config.sizes)
-    scenario = scenario_of(problem, config.scenario)
+    scenario = scenario_of(problem, config.scenario, sizes)
     val_set = sample(problem, config.val_samples, sizes, config.seed + 1_000_003, device, scenario)
     check_features(model, val_set, f"problem {part(problem, 'name', config.problem)!r}: sample()")
     train_set = None if config.fresh else sample(problem, config.train_samples, sizes, config.seed, device, scenario)

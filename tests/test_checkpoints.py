@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.training import TrainConfig, fingerprint, load_checkpoint, problem_for, train
+from designer.problem import load
+from designer.training import TrainConfig, fingerprint, load_checkpoint, train
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "mcmu_power_allocation.yaml"
@@ -86,12 +87,12 @@ def test_resume_refuses_an_edited_spec_unless_told_to_go_on(tmp_path):
     history = train(_config(tmp_path / "run", spec, epochs=2), resume=True, progress=False, resume_anyway=True)
     assert [h["epoch"] for h in history] == [1, 2]
     assert load_checkpoint(tmp_path / "run")["fingerprint"] == fingerprint(spec.read_text(),
-                                                                           problem_for("mcmu_power_allocation"))
+                                                                           load("mcmu_power_allocation"))
 
 
 def test_the_fingerprint_follows_spec_text_problem_and_objective():
     text = SPEC.read_text()
-    mcmu, ibc = problem_for("mcmu_power_allocation"), problem_for("ibc_power_allocation")
+    mcmu, ibc = load("mcmu_power_allocation"), load("ibc_power_allocation")
     assert fingerprint(text, mcmu) == fingerprint(text, mcmu)
     assert len({fingerprint(text, mcmu), fingerprint(text + " ", mcmu), fingerprint(text, ibc)}) == 3
 

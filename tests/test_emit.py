@@ -13,6 +13,7 @@ import torch
 import designer
 from designer.cli import main
 from designer.compiler import compile_file
+from designer.draw import draw
 from designer.emit import class_name, emit_module, plan_from_compilation
 from designer.testing import random_features
 from helpers_models import ROOT, SPECS, load_generated, spec_path
@@ -54,7 +55,8 @@ def test_the_plan_is_literal_data_in_the_module(tmp_path):
     assert 'runtime.Axis(name="rf", size="N_RF", parent=None, broken="index")' in text
     assert 'predicate="same ue"' in text and 'value="1/sqrt(N_t)"' in text
     assert "G' = S_N_t × (S_N_r ≀ S_K)" in text
-    assert "def forward(self, H=None, *, sizes=None):" in text
+    assert "        H: torch.Tensor,\n        *,\n        sizes: dict[str, int] | None = None,\n    ) -> dict[str, torch.Tensor]:" in text
+    assert '        pooling: runtime.Pooling = "mean",' in text and "            H (batch, K, N_r, N_t), complex" in text
 
 
 def test_generated_classes_and_build_are_the_same_model(tmp_path):
@@ -75,8 +77,12 @@ def test_generated_forward_reports_a_missing_input(tmp_path):
     module = load_generated("cooperative_beamforming", tmp_path)
     model = module.CooperativeBeamformingVertexGNN(hidden=4, layers=1)
     features = random_features(model.plan, {"M": 2, "K": 3, "N": 2}, dtype=torch.float32)
-    with pytest.raises(ValueError, match=r"missing input sigma: expected a real tensor of shape \(batch, K\)"):
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'sigma'"):
         model(p_max=features["p_max"], H=features["H"])
+    with pytest.raises(ValueError, match=r"missing input sigma: expected a real tensor of shape \(batch, K\)"):
+        model(p_max=features["p_max"], H=features["H"], sigma=None)
+    positional = model(*(features[t.name] for t in model.plan.features))  # in the order of forward's parameters
+    assert torch.equal(positional["V"], model(**features)["V"])
 
 
 def test_compiler_and_emit_do_not_import_torch():
@@ -88,8 +94,11 @@ def test_compiler_and_emit_do_not_import_torch():
 def test_cli_writes_the_module_with_the_reports(tmp_path, capsys):
     assert main(["compile", str(spec_path("comp_jt")), "--out", str(tmp_path)]) == 0
     capsys.readouterr()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp_jt.json", "comp_jt.md", "comp_jt.py"]
+    drawn = ["comp_jt.svg"] if draw(compile_file(spec_path("comp_jt"))) else []  # matplotlib or graphviz at hand
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp_jt.json", "comp_jt.md", "comp_jt.py", *drawn]
     assert (tmp_path / "comp_jt.py").read_text() == emit_module(compile_file(spec_path("comp_jt")))
+    assert main(["compile", str(spec_path("comp_jt")), "--out", str(tmp_path / "plain"), "--no-draw"]) == 0
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["comp_jt.json", "comp_jt.md", "comp_jt.py"]
 
 
 @pytest.mark.parametrize("spec", SPECS)

@@ -71,8 +71,10 @@ def _emitted(name: str = "mcmu_power_allocation"):
     ("from designer import runtime", "from designer import runtime\nimport os"),  # an extra statement
     ("    plan = PLAN\n", "    plan = PLAN\n    os = __import__('os')\n"),  # a statement in a class
     ('architecture = "vertex"\n', 'architecture = "edge"\n'),
-    ('return self.run({"H": H}, sizes)', 'return self.run({"H": H * 2}, sizes)'),
-    ("def forward(self, H=None, *, sizes=None):", "def forward(self, G=None, *, sizes=None):"),
+    ('                "H": H,\n', '                "H": H * 2,\n'),  # forward passes on something else
+    ("        H: torch.Tensor,\n", "        G: torch.Tensor,\n"),  # forward takes another input
+    ("            hidden=hidden,\n", "            hidden=hidden + 1,\n"),  # __init__ changes an option
+    ("        hidden: int = 32,\n        vertex_hidden", "        vertex_hidden"),  # __init__ drops an option
     ("(batch, M, K, M, K)", "(batch, M, K)"),  # the docstring
 ])
 def test_verify_module_rejects_any_other_module(edit):

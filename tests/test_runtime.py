@@ -14,6 +14,7 @@ import designer
 from designer.compiler import compile_file
 from designer.group import DesiredGroup, Instance
 from designer.runtime import evaluate, parse_expression
+from designer.runtime.layers import Wanted, wanted_per_layer
 from designer.runtime.model import HetGNN, log_magnitude, outer_product_channels
 from designer.runtime.pyg import hetero_graph, to_hetero_data
 from designer.testing import assert_equivariant, random_features, tensor_shape
@@ -244,11 +245,26 @@ def test_residual_layers_add_the_update_to_the_previous_state():
 
 
 def test_engnn_preset():
-    model = designer.build(spec_path("ic_beamforming_edge"), preset="engnn")
-    o = model.options
-    assert (o.layers, o.hidden, o.mlp_layers, o.pooling, o.activation, o.edge_processors) == (1, 8, 3, "max", "relu",
+    o = designer.build(spec_path("ic_beamforming_edge"), preset="engnn").options
+    assert (o.layers, o.hidden, o.mlp_layers, o.pooling, o.activation, o.edge_processors) == (2, 64, 3, "max", "relu",
                                                                                             "neighbour")
     assert designer.build(spec_path("mcmu_power_allocation"), preset="engnn", layers=3).options.layers == 3
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        designer.build(spec_path("mcmu_power_allocation"), preset="fast")
+
+
+def test_a_problem_sets_its_own_preset_values():
+    """ENGNN's widths for the interference channel are the problem's (``model_presets``)."""
+    from designer.config import TrainConfig
+    from designer.problem import load
+    from designer.training import build_model
+
+    config = TrainConfig(spec=str(spec_path("ic_beamforming_edge")), problem="ic_beamforming_edge",
+                         model_options={"preset": "engnn"})
+    o = build_model(config, load("ic_beamforming_edge")).options
+    assert (o.layers, o.hidden, o.pooling) == (1, 8, "max")
+    mine = config.model_copy(update={"model_options": {"preset": "engnn", "hidden": 12}})
+    assert build_model(mine, load("ic_beamforming_edge")).options.hidden == 12
 
 
 @pytest.mark.parametrize("spec", ["ic_beamforming_edge", "mcmu_power_allocation"])
@@ -270,36 +286,49 @@ def test_own_readout_reads_the_carrier_state_only(spec):
 def test_one_module_per_key_of_the_architecture_tables():
     compilation = compile_file(spec_path("mcmu_power_allocation"))
     for arch, counts in {"vertex": (6, 0, 2), "edge": (0, 16, 3), "vertex_edge": (6, 16, 5)}.items():
-        layer = tiny("mcmu_power_allocation", arch, layers=1).layers[0]
+        layer = tiny("mcmu_power_allocation", arch, layers=2).layers[0]  # the first layer updates every type
         table = compilation.architectures[arch]
         assert (len(layer.vertex_processors), len(layer.edge_processors), len(layer.poolers)) == counts
         assert list(layer.vertex_processors) == [f"{p.target}__from__{p.source}__via__{p.edge}"
                                                  for p in table.vertex_processors]
         assert list(layer.poolers) == list(table.combiners)
-    layer = tiny("mcmu_power_allocation", "edge", layers=1, edge_processors="neighbour").layers[0]
+    layer = tiny("mcmu_power_allocation", "edge", layers=2, edge_processors="neighbour").layers[0]
     assert sorted(layer.edge_processors) == sorted(f"{e}__through__{v}" for v in ("AN", "UE") for e in
                                                    ("AN_UE_same_pair", "AN_UE_diff_pair", "AN_UE_diff_cell"))
 
 
 @pytest.mark.parametrize("spec", ["mcmu_power_allocation", "ic_beamforming_edge", "hybrid_precoding"])
-def test_last_layer_updates_only_what_the_heads_read_without_changing_outputs(spec, monkeypatch):
-    """The last layer skips the types no head reads: outputs and gradients equal a model whose
-    last layer updates every type."""
+@pytest.mark.parametrize("arch", ["vertex", "edge", "vertex_edge"])
+def test_layers_build_only_what_an_output_reaches_without_changing_outputs(spec, arch, monkeypatch):
+    """Each layer builds and updates only what a later layer or the read-out reads: every module
+    built gets a gradient, and outputs and gradients equal those of a model whose every layer
+    updates every type (given the same weights)."""
     features = random_features(tiny(spec).plan, tiny(spec).plan.sizes, generator=torch.Generator().manual_seed(0))
+    pruned = tiny(spec, arch, pooling="max").double()
+    real = wanted_per_layer
+
+    def everything(table, read, layers):  # as if the read-out read every type the table updates
+        return real(table, Wanted(read.vertices | set(table.vertex_targets), read.edges | set(table.edge_targets)),
+                    layers)
+
+    monkeypatch.setattr("designer.runtime.model.wanted_per_layer", everything)
+    full = tiny(spec, arch, pooling="max").double()
+    assert set(pruned.state_dict()) <= set(full.state_dict())
+    if (spec, arch) == ("mcmu_power_allocation", "vertex_edge"):  # its read-out reads the ANs, not the UEs
+        last = "layers.1.vertex_combiners.UE.a_in.weight"
+        assert last not in pruned.state_dict() and last in full.state_dict()
+    pruned.load_state_dict({k: v for k, v in full.state_dict().items() if k in pruned.state_dict()})
     runs = []
-    for pruned in (True, False):
-        if not pruned:
-            monkeypatch.setattr(HetGNN, "_read_by_heads", lambda self: None)
-        model = tiny(spec, pooling="max").double()
+    for model in (pruned, full):
         out = model(**features)
         sum(v.abs().sum() for v in out.values()).backward()
         runs.append((out, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
     (pruned_out, pruned_grads), (full_out, full_grads) = runs
-    assert model._read_by_heads() is None and pruned_grads.keys() <= full_grads.keys()
+    assert set(pruned_grads) == {n for n, _ in pruned.named_parameters()}  # nothing built in vain
     for name in full_out:
         assert torch.allclose(pruned_out[name], full_out[name], rtol=0, atol=1e-12)
-    for name, grad in full_grads.items():
-        assert torch.allclose(pruned_grads.get(name, torch.zeros_like(grad)), grad, rtol=0, atol=1e-12), name
+    for name, grad in pruned_grads.items():
+        assert torch.allclose(grad, full_grads[name], rtol=0, atol=1e-12), name
 
 
 def test_baseline_sharing_variants_collapse_the_keys():
@@ -344,8 +373,9 @@ def _layer_matrix(arch: str, sizes: dict):
     pooling, hidden size 1) as a matrix, with row and column labels: ("v", vertex id) or
     ("e", u, v) in the compiler's vertex numbering."""
     torch.manual_seed(0)
-    model = designer.build(spec_path("mcmu_power_allocation"), arch=arch, sizes=sizes, hidden=1, layers=1,
+    model = designer.build(spec_path("mcmu_power_allocation"), arch=arch, sizes=sizes, hidden=1, layers=2,
                            mlp_layers=1, activation="identity", pooling="sum").double()
+    # the first of two layers updates every type (the last, only what the read-out reads)
     layer, instance, plan = model.layers[0], model.prepare(sizes), model.plan
     graph = Instance(compile_file(spec_path("mcmu_power_allocation"), sizes).structure, sizes)
     start = {vt: graph.type_ranges[vt].start for vt in graph.type_ranges}

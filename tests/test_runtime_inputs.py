@@ -9,6 +9,7 @@ import torch
 from designer.compiler import compile_file
 from designer.emit import plan_from_compilation
 from designer.runtime import constraints
+from designer.runtime.options import BUDGET_MODES
 from designer.runtime.model import FNN, HetGNN
 from designer.runtime.plan import Axis, Constraint, Plan, Set, Tensor
 from designer.testing import random_features
@@ -121,7 +122,7 @@ def test_power_budget_on_powers_reaches_every_feasible_point_and_no_more(b):
     target = share * budget[..., None]
     logits = torch.logit(target / budget[..., None])
     assert torch.allclose(project({"power": logits}, 1.0, b_cell=budget)["power"], target, rtol=1e-9)
-    for mode in constraints.BUDGET_MODES:
+    for mode in BUDGET_MODES:
         power = project({"power": random(M, K, seed=1, scale=30)}, 1.0, mode, budget)["power"]
         assert (power >= 0).all() and (power.sum(-1) <= budget * (1 + 1e-12)).all()
     full = project({"power": torch.full((64, M, K), 40.0, dtype=torch.float64)}, 1.0, b_cell=budget)["power"]
@@ -144,7 +145,7 @@ def test_power_budget_on_amplitudes_reaches_every_feasible_point_and_no_more(b):
     length = torch.rand(64, M, K, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * math.sqrt(b)
     target = direction / direction.abs().square().sum(-1, keepdim=True).sqrt() * length
     assert torch.allclose(project({"beam": target}, b)["beam"], target, rtol=1e-12)
-    for mode in constraints.BUDGET_MODES:
+    for mode in BUDGET_MODES:
         beam = project({"beam": random(M, K, N, seed=1, complex_=True, scale=30)}, b, mode)["beam"]
         assert (beam.abs().square().sum(-1) <= b * (1 + 1e-12)).all()
 

@@ -2,8 +2,8 @@
 
 The structured interference-channel model (:func:`~designer.wireless.objectives.structured_ic_beams`)
 chooses the parameters of WMMSE's beamformer update; here its beams then pass through
-``inner_iterations`` exact WMMSE iterations — one in problem ``ic_beamforming_refined``, ``n`` in
-``ic_beamforming_refined<n>`` (any ``n >= 2``: ``designer.wireless.problem_for``) — each
+``inner_iterations`` exact WMMSE iterations — problem ``ic_beamforming_refined``, whose option
+``inner_iterations`` sets how many (one by default; ``--problem-option inner_iterations=n``) — each
 :func:`~designer.wireless.references.wmmse.wmmse_update_ic` (MMSE receivers, weights
 ``w = 1 + SINR``, the beamformer update with each BS's multiplier found by Newton's method,
 :func:`~designer.wireless.references.wmmse.newton_multiplier`: the multiplier WMMSE's bisection

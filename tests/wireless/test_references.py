@@ -5,12 +5,16 @@ import math
 import pytest
 import torch
 
-from designer.wireless import PROBLEMS, REFINED_PROBLEMS as REFINED, objectives as obj
+from designer.problem import configured
+from designer.wireless import PROBLEMS, objectives as obj
 from designer.wireless import references as R
 from designer.wireless import scenarios as sc
 
 D = torch.float64
 TOL = 1e-9
+# every shipped problem, and the refined one with more WMMSE iterations inside the model
+CASES = {**PROBLEMS, **{f"ic_beamforming_refined-inner_iterations={n}":
+                        configured(PROBLEMS["ic_beamforming_refined"], {"inner_iterations": n}) for n in (2, 3, 5)}}
 
 
 def _crand(*shape, gen, dtype=D):
@@ -77,7 +81,7 @@ SMALL = {
     "ic_beamforming_edge": dict(K=6, N=2),
     "ic_beamforming_node": dict(K=6, N=2),
     "ic_beamforming_structured": dict(K=6, N=2),
-    **{name: dict(K=6, N=2) for name in REFINED},
+    "ic_beamforming_refined": dict(K=6, N=2),
     "ibc_power_allocation": dict(B=3, Q=2, N=4),
     "cooperative_beamforming": dict(M=3, K=2, N=2),
     "d2d_link_scheduling": dict(K=8, field=150.0),
@@ -86,17 +90,18 @@ SMALL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(PROBLEMS))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_registry_reference_satisfies_constraints(name):
-    prob = PROBLEMS[name]
+    prob = CASES[name]
+    sizes = {**prob.default_sizes, **{k: v for k, v in SMALL[prob.name].items() if k in prob.default_sizes}}
     for dtype in (torch.float32, torch.float64):
-        f = prob.sample(4, seed=1, dtype=dtype, **SMALL[name])
-        a = prob.reference(f)
+        f = prob.sampler(4, seed=1, dtype=dtype, **SMALL[prob.name])
+        a = prob.reference(f, sizes=sizes)
         assert set(a) == set(prob.actions)
         for t in a.values():
             assert t.dtype in (dtype, sc.complex_dtype(dtype))
-        check_constraints(name, f, a, tol=1e-9 if dtype == D else 1e-5)
-        rate = prob.sum_rate(f, a)
+        check_constraints(prob.name, f, a, tol=1e-9 if dtype == D else 1e-5)
+        rate = prob.objective(f, a)
         assert rate.shape == (4,) and torch.isfinite(rate).all() and (rate > 0).all()
 
 
@@ -108,6 +113,26 @@ def test_extra_references_satisfy_constraints():
     check_constraints("cooperative_beamforming", f, R.gradient_projection_cooperative_beamforming(f, iters=20))
     f = sc.sample_hybrid_precoding(5, seed=2, dtype=D, N_r=4, K=3)
     check_constraints("hybrid_precoding", f, R.glram_hybrid_precoding(f, n_rf=4))
+
+
+def test_reference_takes_the_sizes_the_features_do_not_show():
+    """The contract's ``reference(features, sizes=...)``: hybrid precoding's number of RF chains
+    comes from ``sizes["N_RF"]`` (the features do not show it; without it the solver's default);
+    the other problems' references ignore the sizes; ``alternatives`` are called the same way
+    and are the raw solvers."""
+    hybrid = PROBLEMS["hybrid_precoding"]
+    f = hybrid.sampler(3, seed=2, dtype=D, K=3)
+    a = hybrid.reference(f, sizes={"N_t": 8, "N_RF": 4, "K": 3, "N_r": 2})
+    assert a["W_RF"].shape == (3, 8, 4) and a["W_BB"].shape == (3, 4, 3)
+    assert all(torch.equal(a[k], t) for k, t in hybrid.solver(f, n_rf=4).items())
+    assert hybrid.reference(f)["W_RF"].shape == hybrid.reference(f, sizes={"K": 3})["W_RF"].shape == (3, 8, 6)
+    check_constraints("hybrid_precoding", f, a)
+    miso = PROBLEMS["mu_miso_precoding"]
+    f = miso.sampler(3, seed=2, dtype=D)
+    assert torch.equal(miso.reference(f, sizes={"K": 4, "N": 8})["V"], miso.reference(f)["V"])
+    assert set(miso.alternatives) == {"zf", "rzf"}
+    assert torch.equal(miso.alternatives["zf"](f, sizes={"K": 4, "N": 8})["V"], R.zf_mu_miso_precoding(f)["V"])
+    assert torch.equal(miso.alternatives["rzf"](f)["V"], R.rzf_mu_miso_precoding(f)["V"])
 
 
 # --------------------------------------------------------------------------- bisection helper
@@ -322,13 +347,13 @@ MONOTONE = {
 @pytest.mark.parametrize("name", sorted(MONOTONE))
 def test_wmmse_sum_rate_is_non_decreasing(name):
     fn, kw = MONOTONE[name]
-    f = PROBLEMS[name].sample(8, seed=12, dtype=D, **kw)
+    f = PROBLEMS[name].sampler(8, seed=12, dtype=D, **kw)
     a, hist = fn(f, iters=30, tol=0, return_history=True)
     assert hist.shape == (31, 8)
     steps = hist[1:] - hist[:-1]
     assert (steps >= -TOL * hist[1:].abs().clamp_min(1)).all(), steps.min()
     assert (hist[-1] > hist[0]).any()
-    assert torch.allclose(hist[-1], PROBLEMS[name].sum_rate(f, a), rtol=1e-12)
+    assert torch.allclose(hist[-1], PROBLEMS[name].objective(f, a), rtol=1e-12)
 
 
 def test_gradient_projection_is_monotone_and_close_to_wmmse():
@@ -396,8 +421,8 @@ def test_structured_reference_is_the_next_wmmse_iterate():
     f = sc.sample_ic_beamforming_edge(6, seed=19, dtype=D, K=5, N=2)
     edge, structured = PROBLEMS["ic_beamforming_edge"], PROBLEMS["ic_beamforming_structured"]
     for T in (3, 20):
-        rate = structured.sum_rate(f, R.wmmse_ic_beamforming_structured(f, iters=T, tol=0))
-        after = [edge.sum_rate(f, R.wmmse_ic_beamforming_edge(f, iters=t, tol=0)) for t in (T, T + 1)]
+        rate = structured.objective(f, R.wmmse_ic_beamforming_structured(f, iters=T, tol=0))
+        after = [edge.objective(f, R.wmmse_ic_beamforming_edge(f, iters=t, tol=0)) for t in (T, T + 1)]
         assert torch.allclose(rate, after[1], rtol=1e-9) and (rate >= after[0] - 1e-9).all()
     off = dict(f, p_max=f["p_max"] * torch.tensor([0.0, 1, 1, 1, 1], dtype=D))
     a = R.wmmse_ic_beamforming_structured(off, iters=5)

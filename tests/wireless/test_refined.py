@@ -3,15 +3,24 @@
 import pytest
 import torch
 
-from designer.wireless import (INNER_ITERATIONS, PROBLEMS, REFINED_PROBLEMS, inner_iterations, problem_for, refined,
-                              refined_problem)
+from designer.problem import ProblemError, configured
+from designer.wireless import PROBLEMS, refined
 from designer.wireless import references as R
 from designer.wireless import scenarios as sc
 from designer.wireless import objectives as obj
 from designer.wireless.objectives import ic_pair_beams
+from designer.wireless.problems.ic_beamforming_refined import RefinedOptions, refined as refined_problem
 
 D = torch.float64
-REFINED = ["ic_beamforming_structured", *REFINED_PROBLEMS]  # 0 iterations, then INNER_ITERATIONS
+INNER_ITERATIONS = (1, 2, 3, 5)  # the iterations inside the model these tests run the refined problem with
+
+
+def _refined(n):
+    """The refined problem with ``n`` WMMSE iterations inside the model (``--problem-option inner_iterations=n``)."""
+    return configured(PROBLEMS["ic_beamforming_refined"], {"inner_iterations": n})
+
+
+REFINED = [PROBLEMS["ic_beamforming_structured"], *map(_refined, INNER_ITERATIONS)]  # 0, then INNER_ITERATIONS
 
 
 def _features(batch=6, K=5, seed=3):
@@ -103,7 +112,7 @@ def test_refinement_keeps_budgets_and_never_lowers_the_sum_rate():
     at least those of fewer, within each BS's budget."""
     f = _features()
     a = _actions(f)
-    rates = [PROBLEMS[name].sum_rate(f, a) for name in REFINED]
+    rates = [problem.objective(f, a) for problem in REFINED]
     for before, after in zip(rates, rates[1:]):
         assert (after >= before - 1e-9).all() and (after > before + 1e-3).any()
     for n in INNER_ITERATIONS:
@@ -111,42 +120,50 @@ def test_refinement_keeps_budgets_and_never_lowers_the_sum_rate():
         assert (v.abs().square().sum(-1) <= f["p_max"] * (1 + 1e-9)).all()
 
 
-@pytest.mark.parametrize("inner, name", zip(INNER_ITERATIONS, REFINED_PROBLEMS))
-def test_refined_reference_scores_the_structured_reference(inner, name):
+@pytest.mark.parametrize("inner", INNER_ITERATIONS)
+def test_refined_reference_scores_the_structured_reference(inner):
     """Stopped ``inner`` iterations early and refined, WMMSE scores what the structured
     problem's reference scores (WMMSE's iters + 1-th iterate); too few iterations is an error."""
     f = _features()
-    structured, ours = PROBLEMS["ic_beamforming_structured"], PROBLEMS[name]
+    structured, ours = PROBLEMS["ic_beamforming_structured"], _refined(inner)
     for iters in (inner, 10):
-        expected = structured.sum_rate(f, structured.reference(f, iters=iters, tol=0))
-        assert torch.allclose(ours.sum_rate(f, ours.reference(f, iters=iters, tol=0)), expected, rtol=1e-10)
+        expected = structured.objective(f, structured.reference(f, iters=iters, tol=0))
+        assert torch.allclose(ours.objective(f, ours.reference(f, iters=iters, tol=0)), expected, rtol=1e-10)
     with pytest.raises(ValueError, match=f"iters must be at least {inner}"):
         ours.reference(f, iters=inner - 1)
 
 
-def test_any_number_of_inner_iterations_is_a_problem():
-    """``ic_beamforming_refined<n>`` names a problem for every n >= 2, registered or not: its
-    sum rate is that of n iterations inside the model (registered names resolve to themselves,
-    ``inner_iterations`` reads n back from the name); n = 0, 1 (the bare name), a leading zero or
-    a non-integer are unknown problems."""
+def test_inner_iterations_is_an_option():
+    """The refined problem's ``Options``: ``inner_iterations`` n in 1..1000 (default 1, the
+    registered problem) gives the problem whose sum rate, decoded beams and imitation are those
+    of n iterations inside the model, the same object for the same n; setting it again replaces
+    it (a model trained with 3 evaluated with 8); 0, more than 1000, a non-integer or an unknown
+    option are refused with one :class:`ProblemError`."""
     f = _features()
     a = _actions(f)
+    base = PROBLEMS["ic_beamforming_refined"]
+    assert base.Options is RefinedOptions and base.options == RefinedOptions() and base.options.inner_iterations == 1
+    assert configured(base, {}) is base and configured(base, {"inner_iterations": 1}) is base
     for n in (2, 4, 12):
-        problem = problem_for(f"ic_beamforming_refined{n}")
-        assert problem.name == f"ic_beamforming_refined{n}" and problem is refined_problem(n)
-        expected = obj.sum_rate_ic_beamforming_node(f, refined.decode_ic_beamforming_refined(f, a, n))
-        assert torch.allclose(problem.sum_rate(f, a), expected, rtol=1e-12)
-    assert all(problem_for(name) is PROBLEMS[name] for name in REFINED_PROBLEMS)
-    assert [inner_iterations(name) for name in REFINED_PROBLEMS] == list(INNER_ITERATIONS)
-    assert inner_iterations("ic_beamforming_refined12") == 12
-    for name in ("ic_beamforming_refined0", "ic_beamforming_refined1", "ic_beamforming_refined04",
-                 "ic_beamforming_refined2.5", "ic_beamforming_refined-3"):
-        assert inner_iterations(name) is None
-        with pytest.raises(ValueError, match="unknown problem .* ic_beamforming_refined<n> for any n >= 2"):
-            problem_for(name)
-    for bad in (0, -1, True, 2.0):
-        with pytest.raises(ValueError, match="at least one WMMSE iteration"):
-            refined_problem(bad)
+        problem = configured(base, {"inner_iterations": n})
+        assert problem.name == "ic_beamforming_refined" and problem.options.inner_iterations == n
+        assert problem is refined_problem(RefinedOptions(inner_iterations=n)) is _refined(n)
+        beams = refined.decode_ic_beamforming_refined(f, a, n)["v"]
+        assert torch.allclose(problem.objective(f, a), obj.sum_rate_ic_beamforming_node(f, {"v": beams}), rtol=1e-12)
+        assert torch.equal(problem.decode(f, a)["v"], beams)
+        assert torch.equal(problem.imitation(f, a, a), refined.imitation_ic_beamforming_refined(f, a, a, n))
+        assert f"refined by {n} WMMSE iterations" in problem.source
+    rates = [configured(base, {"inner_iterations": n}).objective(f, a) for n in (1, 2)]
+    assert not torch.allclose(*rates)  # the option changes the objective
+    assert configured(configured(base, {"inner_iterations": 3}), {"inner_iterations": 8}).options.inner_iterations == 8
+    assert configured(base, {"inner_iterations": 1000}).options.inner_iterations == 1000
+    for bad in (0, -1, 1001, 2.5, "two", None):
+        with pytest.raises(ProblemError, match="inner_iterations"):
+            configured(base, {"inner_iterations": bad})
+    with pytest.raises(ProblemError, match="'iterations' is not a parameter .* it takes inner_iterations"):
+        configured(base, {"iterations": 2})
+    with pytest.raises(ProblemError, match="takes no problem option"):
+        configured(PROBLEMS["ic_beamforming_structured"], {"inner_iterations": 2})
 
 
 def test_refined_beams_are_permutation_equivariant():
@@ -167,7 +184,7 @@ def test_training_through_the_refinement_raises_its_sum_rate():
     a = {k: t.clone().requires_grad_(True) for k, t in _actions(f, seed=4).items() if k != "power"}
     power = f["p_max"] * 0.5
     power[0, 0] = 0.0  # a BS switched off: its beam stays 0, its gradients finite
-    rate = lambda: PROBLEMS["ic_beamforming_refined"].sum_rate(f, {**a, "power": power}).mean()  # noqa: E731
+    rate = lambda: PROBLEMS["ic_beamforming_refined"].objective(f, {**a, "power": power}).mean()  # noqa: E731
     start = rate().item()
     optimizer = torch.optim.Adam(a.values(), lr=0.05)
     for _ in range(20):

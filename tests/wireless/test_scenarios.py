@@ -1,11 +1,15 @@
-"""Scenarios: keys, shapes, dtypes, determinism, units and normalisations."""
+"""Scenarios: keys, shapes, dtypes, determinism, units and normalisations; the contract's
+``sample`` and typed ``Scenario`` against the raw samplers."""
 
+import inspect
 import math
 
 import pytest
 import torch
 
-from designer.wireless import PROBLEMS, REFINED_PROBLEMS as REFINED, objectives as obj
+from designer.problem import ProblemError
+from designer.training import scenario_of
+from designer.wireless import PROBLEMS, objectives as obj
 from designer.wireless import scenarios as sc
 
 D = torch.float64
@@ -17,7 +21,7 @@ EXPECTED = {  # default sizes of the papers' settings
     "ic_beamforming_edge": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_node": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_structured": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
-    **{name: {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)} for name in REFINED},
+    "ic_beamforming_refined": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ibc_power_allocation": {"p_max": ((5, 2), False), "sigma": ((5, 2), False), "G": ((5, 2, 5, 2), False)},
     "cooperative_beamforming": {"p_max": ((5,), False), "sigma": ((2,), False), "H": ((5, 2, 2), True)},
     "d2d_link_scheduling": {"H": ((50, 50), False)},
@@ -35,7 +39,7 @@ def test_every_problem_is_listed():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_keys_shapes_dtypes(name, dtype):
-    feats = PROBLEMS[name].sample(2, seed=0, dtype=dtype, device="cpu")
+    feats = PROBLEMS[name].sampler(2, seed=0, dtype=dtype, device="cpu")
     assert set(feats) == set(EXPECTED[name])
     cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[dtype]
     for key, (shape, is_complex) in EXPECTED[name].items():
@@ -49,7 +53,7 @@ def test_keys_shapes_dtypes(name, dtype):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_determinism(name):
-    sample = PROBLEMS[name].sample
+    sample = PROBLEMS[name].sampler
     a = sample(3, seed=11)
     b = sample(3, generator=torch.Generator().manual_seed(11))
     c = sample(3, seed=12)
@@ -61,6 +65,59 @@ def test_determinism(name):
 def test_seed_and_generator_are_exclusive():
     with pytest.raises(ValueError):
         sc.sample_mu_miso_precoding(1, seed=0, generator=torch.Generator())
+
+
+_RUNTIME = ("generator", "seed", "device", "dtype")  # the sampler's keywords that are neither sizes nor scenario
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_contract_sample_is_the_raw_sampler(name):
+    """The contract's ``sample`` adds nothing to the raw sampler: at the default sizes and the
+    default scenario, from a generator seeded as ``seed`` seeds, the same tensors bit for bit;
+    and the typed ``Scenario`` has exactly the sampler's scenario keywords at its defaults, the
+    ``default_sizes`` the sampler's size defaults (the models cannot drift from the functions)."""
+    problem = PROBLEMS[name]
+    contract = problem.sample(4, sizes=problem.default_sizes, generator=torch.Generator().manual_seed(3), device="cpu",
+                              dtype=torch.float64, scenario=problem.Scenario())
+    raw = problem.sampler(4, seed=3, dtype=torch.float64, **problem.default_sizes)
+    assert set(contract) == set(raw) == set(problem.features)
+    for key in raw:
+        assert contract[key].dtype == raw[key].dtype and torch.equal(contract[key], raw[key]), key
+    keywords = {k: p.default for k, p in inspect.signature(problem.sampler).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in _RUNTIME}
+    assert {k: keywords[k] for k in problem.default_sizes} == dict(problem.default_sizes)
+    scenario = {k: v for k, v in keywords.items() if k not in problem.default_sizes}
+    assert problem.Scenario().model_dump() == scenario
+    assert scenario_of(problem, {}) == problem.Scenario()
+
+
+def test_contract_sample_passes_sizes_and_scenario_to_the_sampler():
+    """Sizes the sampler takes and the validated scenario's values reach it; a size symbol it does
+    not take (another set of the spec) is left out; a scenario range given as a list becomes the
+    tuple the sampler expects."""
+    problem = PROBLEMS["ic_beamforming_node"]
+    scenario = scenario_of(problem, {"field": [900, 2000], "p_max_dbm": 30})
+    assert scenario.field == (900.0, 2000.0) and scenario.p_max_dbm == 30.0
+    got = problem.sample(3, sizes={"K": 5, "N": 3, "T": 7}, generator=torch.Generator().manual_seed(1), device="cpu",
+                         dtype=D, scenario=scenario)
+    expected = problem.sampler(3, seed=1, dtype=D, K=5, N=3, field=(900.0, 2000.0), p_max_dbm=30.0)
+    assert got["H"].shape == (3, 5, 5, 3)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+    no_scenario = problem.sample(3, sizes={"K": 5, "N": 3}, generator=torch.Generator().manual_seed(1), device="cpu",
+                                 dtype=D, scenario=None)
+    assert torch.equal(no_scenario["H"], problem.sampler(3, seed=1, dtype=D, K=5, N=3)["H"])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_scenario_refuses_unknown_keys_and_wrong_types(name):
+    """``--scenario`` keywords are validated into the typed model: an unknown key, or a value of
+    the wrong type for any field, is refused with a :class:`ProblemError` naming it."""
+    problem = PROBLEMS[name]
+    with pytest.raises(ProblemError, match="'nope' is not a parameter"):
+        scenario_of(problem, {"nope": 1})
+    for field in problem.Scenario.model_fields:
+        with pytest.raises(ProblemError, match=field):
+            scenario_of(problem, {field: "loud"})
 
 
 def test_overrides_change_sizes():

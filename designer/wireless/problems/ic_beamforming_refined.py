@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache, partial
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..objectives import augment_ic_beamforming
 from ..problem import WirelessProblem
@@ -22,7 +22,7 @@ class RefinedOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    inner_iterations: int = Field(1, ge=1, le=1000)
+    inner_iterations: StrictInt = Field(1, ge=1, le=1000)
 
 
 @lru_cache(maxsize=None)
