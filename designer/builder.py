@@ -11,7 +11,7 @@ from torch import nn
 from .architecture import ARCHITECTURES
 from .compiler import compile_file
 from .emit import plan_from_compilation
-from .runtime.model import FNN, HetGNN
+from .runtime.model import model_for
 
 
 def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int] | None = None,
@@ -28,7 +28,4 @@ def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     compilation = compile_file(spec_path, sizes, auto_edges=auto_edges)
-    plan = plan_from_compilation(compilation)
-    if arch == "fnn":
-        return FNN(plan, sizes=sizes, **options)
-    return HetGNN(plan, arch, sizes=sizes, **options)
+    return model_for(plan_from_compilation(compilation), arch, sizes, **options)

@@ -12,9 +12,8 @@ import torch
 
 from .data import load_data
 from .problem import configured, label, load, part
-from .training import (TrainConfig, batched_objective, build_model, check_counts, check_features, chunks,
-                       load_checkpoint, load_problem, run_samples,
-                       scenario_of)
+from .training import (TrainConfig, batched_objective, check_counts, check_features, chunks,
+                       load_checkpoint, load_problem, run_samples, scenario_of, stored_model)
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
@@ -77,7 +76,7 @@ def load_model(checkpoint: str, device: str = "cpu"):
     """(model in eval mode on ``device``, its TrainConfig) from a checkpoint file or run directory."""
     state = load_checkpoint(checkpoint)
     config = TrainConfig.model_validate(state["config"])
-    model = build_model(config, load_problem(config), state["spec_text"])
+    model = stored_model(state, config, load_problem(config))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config
 

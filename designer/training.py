@@ -18,7 +18,6 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -30,6 +29,8 @@ from .atomic import save_torch, write_files
 from .config import TrainConfig
 from .data import load_data, split
 from .problem import ProblemError, configured, label, load, parameters, part
+from .runtime.model import model_for
+from .runtime.plan import plan_data, plan_from_data
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
 CHECKPOINT = "checkpoint.pt"
@@ -104,19 +105,16 @@ def model_options(config: TrainConfig, problem) -> dict:
     return {**(part(problem, "model_presets") or {}).get(preset, {}), **config.model_options}
 
 
-def build_model(config: TrainConfig, problem, spec_text: str | None = None) -> torch.nn.Module:
-    """The compiled model for a config (from ``spec_text`` when the spec file is not at hand)."""
+def build_model(config: TrainConfig, problem) -> torch.nn.Module:
+    """The model for a config, compiled from its spec."""
     from .builder import build
 
-    path, options = Path(config.spec), model_options(config, problem)
-    if spec_text is not None and (not path.exists() or path.read_text() != spec_text):
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-            handle.write(spec_text)
-        try:
-            return build(handle.name, arch=config.arch, sizes=config.sizes or None, **options)
-        finally:
-            os.unlink(handle.name)
-    return build(path, arch=config.arch, sizes=config.sizes or None, **options)
+    return build(config.spec, arch=config.arch, sizes=config.sizes or None, **model_options(config, problem))
+
+
+def stored_model(state: dict, config: TrainConfig, problem) -> torch.nn.Module:
+    """The model of a checkpoint, from the plan it stores (the runtime alone: no compilation)."""
+    return model_for(plan_from_data(state["plan"]), config.arch, config.sizes or None, **model_options(config, problem))
 
 
 def chunks(features: dict, size: int) -> list[dict]:
@@ -131,7 +129,7 @@ def batched_objective(model, problem, features: dict, batch: int) -> torch.Tenso
         return torch.cat([problem.objective(part, model(**part)) for part in chunks(features, batch)])
 
 
-CHECKPOINT_KEYS = ("config", "spec_text", "model", "optimizer", "epoch", "history")
+CHECKPOINT_KEYS = ("config", "spec_text", "plan", "model", "optimizer", "epoch", "history")
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -397,7 +395,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
         history.append(metrics)
         if rank == 0:
             state = {"config": config.model_dump(), "spec_text": spec_text, "fingerprint": run_fingerprint,
-                     "model": bare.state_dict(),
+                     "plan": plan_data(bare.plan), "model": bare.state_dict(),
                      "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "history": history}
             if validate and (best is None or metrics["val_objective"] > best):
                 save_torch(state, out / BEST)

@@ -110,3 +110,22 @@ def test_resume_anyway_from_the_command_line(tmp_path, capsys):
     assert "--resume-anyway" in _one_line_error(capsys)
     assert main(argv + ["--epochs", "2", "--resume-anyway"]) == 0
     assert load_checkpoint(tmp_path / "run")["epoch"] == 2
+
+
+def test_a_checkpoint_loads_with_the_runtime_alone(tmp_path, monkeypatch):
+    """The checkpoint stores the plan: evaluating needs neither the spec file nor the compiler."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.read_text())
+    train(_config(tmp_path / "run", spec), progress=False)
+    spec.unlink()
+
+    def no_compiler(*args, **kwargs):
+        raise AssertionError("the compiler ran")
+
+    monkeypatch.setattr("designer.compiler.compile_file", no_compiler)
+    monkeypatch.setattr("designer.builder.compile_file", no_compiler)
+    from designer.evaluation import evaluate, load_model
+
+    model, _ = load_model(tmp_path / "run")
+    assert model.plan.name == "mcmu_power_allocation"
+    assert evaluate(str(tmp_path / "run"), samples=4)["rows"][0]["model_objective"] > 0

@@ -12,7 +12,7 @@ from .plan import (Architecture, Axis, Constraint, EdgeType, Plan, Set, Tensor, 
                    expression_names, parse_expression)
 
 _TORCH_NAMES = {
-    "HetGNN": "model", "FNN": "model", "CompiledModel": "model", "resolve_options": "model",
+    "HetGNN": "model", "FNN": "model", "CompiledModel": "model", "resolve_options": "model", "model_for": "model",
     "Instance": "instance", "Sharing": "layers", "UpdateLayer": "layers",
 }
 

@@ -558,6 +558,14 @@ class FNN(CompiledModel):
         return out
 
 
+def model_for(plan: Plan, arch: str, sizes: Mapping[str, int] | None = None, **options) -> CompiledModel:
+    """The model of ``plan`` under architecture ``arch`` (``fnn``: the baseline), with runtime
+    classes only: how :func:`designer.build` and a checkpoint's stored plan make a model."""
+    if arch == "fnn":
+        return FNN(plan, sizes=sizes, **options)
+    return HetGNN(plan, arch, sizes=sizes, **options)
+
+
 def sinusoidal_code(index: Tensor, width: int, dtype: torch.dtype) -> Tensor:
     """``(n, width)`` code of integer indices: ``sin, cos(i / 10000^(2k/width))``."""
     k = torch.arange(width // 2, dtype=dtype, device=index.device)

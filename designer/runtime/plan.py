@@ -11,7 +11,7 @@ text, evaluated per call by :func:`evaluate`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Mapping, Union
 
@@ -338,3 +338,33 @@ def expression_names(text: str) -> tuple[str, ...]:
     """The names an expression reads (size symbols or feature tensors)."""
     return tuple(dict.fromkeys(t for t in _tokens(str(text)) if t.isidentifier() and t != "sqrt"))
 
+
+
+# ---------------------------------------------------------------------------------------------
+# A plan as plain data (dicts, tuples, strings, numbers): what a checkpoint stores, so that a
+# model loads with the runtime alone, through torch.load(weights_only=True).
+# ---------------------------------------------------------------------------------------------
+
+_PARTS = {"axes": Axis, "sets": Set, "vertex_types": VertexType, "edge_types": EdgeType, "tensors": Tensor,
+          "constraints": Constraint, "architectures": Architecture}
+
+
+def plan_data(plan: Plan) -> dict:
+    """``plan`` as nested dicts, tuples, strings and numbers (:func:`plan_from_data` inverts it)."""
+    return asdict(plan)
+
+
+def plan_from_data(data: Mapping) -> Plan:
+    """The :class:`Plan` that :func:`plan_data` wrote; ValueError for anything else."""
+    try:
+        parts = {name: tuple(kind(**{k: _tuples(v) for k, v in item.items()}) for item in data[name])
+                 for name, kind in _PARTS.items()}
+        rest = {k: v for k, v in data.items() if k not in _PARTS}
+        return Plan(**parts, **{k: dict(v) if k == "sizes" else v for k, v in rest.items()})
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a stored plan ({type(exc).__name__}: {exc})") from None
+
+
+def _tuples(value):
+    """Lists (and lists of lists) as tuples, as the plan's fields hold them."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
