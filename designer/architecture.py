@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .graph import EdgeType, TypedGraph, VertexType, edge_pairs
 
 # The models a spec compiles to: Zhao Prop. 1, Prop. 2, ENGNN (both), and the no-graph baseline.
@@ -85,7 +87,10 @@ def edge_processors(graph: TypedGraph) -> tuple[EdgeProcessor, ...]:
     """Prop. 2 (C1) on ``graph``: for one representative edge of each type (G is transitive on
     it), the types of the edges sharing each endpoint with it."""
     matrix = graph.colour_matrix
-    loops = [et for et in graph.edge_types if et.is_loop]
+    loops: dict[str, list[str]] = {}  # vertex type -> its loop edge types
+    for et in graph.edge_types:
+        if et.is_loop:
+            loops.setdefault(et.sets[0], []).append(et.name)
     names = [et.name for et in graph.edge_types]
     out = []
     for et in graph.edge_types:
@@ -97,9 +102,10 @@ def edge_processors(graph: TypedGraph) -> tuple[EdgeProcessor, ...]:
         ends = [(u0, v0)] if et.sets[0] == et.sets[1] else [(u0, v0), (v0, u0)]
         for shared, other in ends:
             through = graph.instance.vertices[shared].set
-            colours = {int(c) for x, c in enumerate(matrix[shared]) if c and x != other}
-            keys = {names[c - 1] for c in colours}
-            keys |= {lp.name for lp in loops if lp.sets[0] == through and lp.name != et.name}
+            row = matrix[shared].copy()
+            row[other] = 0
+            keys = {names[c - 1] for c in np.unique(row[row != 0]).tolist()}
+            keys |= {name for name in loops.get(through, ()) if name != et.name}
             out.extend(EdgeProcessor(et.name, through, k) for k in keys)
     order = {n: i for i, n in enumerate(names)}
     return tuple(sorted(set(out), key=lambda p: (order[p.target], p.through, order[p.neighbour])))

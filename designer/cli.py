@@ -49,11 +49,13 @@ def _parse_size(text: str) -> tuple[str, int]:
 def _compile(args) -> int:
     from .compiler import CertificateFailure, compile_file
     from .draw import draw
+    from .limits import Limits
     from .emit import emit_module
     from .report import failure_text, to_json, to_markdown
 
     try:
-        compilation = compile_file(args.spec, dict(args.size or []), auto_edges=args.auto_edges or None)
+        compilation = compile_file(args.spec, dict(args.size or []), auto_edges=args.auto_edges or None,
+                                   limits=Limits().replace(**dict(args.limit or [])))
         markdown, data = to_markdown(compilation), to_json(compilation)
         files = {Path(args.out) / f"{compilation.spec.name}.md": markdown,
                  Path(args.out) / f"{compilation.spec.name}.json": data,
@@ -80,6 +82,15 @@ def _compile(args) -> int:
         if drawing is not None and not drawing:
             print(f"typed graph {drawing.reason}")
     return EXIT_OK
+
+
+def _parse_limit(text: str) -> tuple[str, int]:
+    from .limits import parse_limit
+
+    try:
+        return parse_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _os_error(exc: OSError) -> str:
@@ -297,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--no-write", action="store_true", help="print only; write no files")
     comp.add_argument("--no-draw", action="store_true",
                       help="do not write <out>/<name>.svg, the drawing of the typed graph at the check instance")
+    comp.add_argument("--limit", action="append", type=_parse_limit, metavar="NAME=N",
+                      help="raise (or lower) a resource limit, e.g. sets=1000 or vertices=5000 (repeatable; "
+                           "docs/spec-language.md, Limits)")
     comp.add_argument("--auto-edges", action="store_true",
                       help="after S4new, add suggested edge orbits until the certificate holds")
     comp.set_defaults(run=_compile)

@@ -8,11 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .architecture import Architecture, architectures, realised
 from .certificate import Certificate, certify
 from .graph import (EdgeType, TypedGraph, VertexType, candidate_edge_types, edge_pairs,
                     edge_types_from_tensors, s4new_edge_types, vertex_types)
 from .group import DesiredGroup, Instance
+from .limits import Limits
 from .spec import Spec, SpecError, load_spec
 from .structure import Structure, build_structure
 
@@ -31,7 +34,7 @@ class GroupSummary:
 @dataclass(frozen=True)
 class Indistinguishable:
     """An axis no feature tensor is indexed by: an equivariant policy cannot tell its elements
-    apart, so every action indexed through it is identical along it (METHOD.md §3)."""
+    apart, so every action indexed through it is identical along it (docs/method.md, "Declared symmetry breaking")."""
 
     axis: str
     sets: tuple[str, ...]
@@ -69,6 +72,18 @@ class Compilation:
     realised: dict[str, int] = field(default_factory=dict, hash=False)
 
 
+def decimal(n: int) -> str:
+    """Exact decimal text of a non-negative integer of any size. ``str`` refuses integers of
+    more than a few thousand digits (``sys.set_int_max_str_digits``), and |G| of a large
+    instance has more, so a long one is converted in halves of at most 500 digits."""
+    digits = n.bit_length() * 30103 // 100000 + 1  # an upper bound on the number of digits
+    if digits <= 500:
+        return str(n)
+    half = digits // 2  # n has at least digits - 1 > half digits, so high is not zero
+    high, low = divmod(n, 10 ** half)
+    return decimal(high) + decimal(low).zfill(half)
+
+
 class CertificateFailure(Exception):
     """S3new failed after S4new: Aut ⊋ G. Carries the witness and the edges that would break it."""
 
@@ -76,8 +91,9 @@ class CertificateFailure(Exception):
         self.compilation, self.suggestions = compilation, suggestions
         cert = compilation.certificate
         hint = ", ".join(f"{e.name} ({e.predicate})" for e in suggestions) or "none found"
-        super().__init__(f"{compilation.spec.name}: certificate failed: |Aut| = {cert.aut_order} > |G| = "
-                         f"{cert.group_order}; witness {cert.witness_text}; edges that would remove it: {hint}")
+        super().__init__(f"{compilation.spec.name}: certificate failed: |Aut| = {decimal(cert.aut_order)} > "
+                         f"|G| = {decimal(cert.group_order)}; witness {cert.witness_text}; "
+                         f"edges that would remove it: {hint}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,26 +106,22 @@ def describe_group(structure: Structure, sizes: dict[str, int], honour_breaking:
     def active(axis) -> bool:
         return not (honour_breaking and axis.broken) and not (isinstance(axis.size, int) and axis.size == 1)
 
-    def expr(axis) -> str:
-        children = [expr(a) for a in structure.axes if a.parent == axis.name]
-        children = [c for c in children if c]
+    # Children before parents (axes come parents first): each axis's text is built once, from
+    # its children's, without recursion however deep the forest.
+    text: dict[str, str] = {}
+    for axis in reversed(structure.axes):
+        children = [text[a.name] for a in structure.children.get(axis.name, ()) if text[a.name]]
         inner = " × ".join(children)
         own = f"S_{axis.size}" if active(axis) else ""
-        if not inner:
-            return own
         inner = f"({inner})" if len(children) > 1 else inner
-        return f"{inner} ≀ {own}" if own else f"{inner}^{axis.size}"
-
-    roots = [e for e in (expr(a) for a in structure.axes if a.parent is None) if e]
+        text[axis.name] = (f"{inner} ≀ {own}" if own else f"{inner}^{axis.size}") if inner else own
+    roots = [text[a.name] for a in structure.children.get(None, ()) if text[a.name]]
     formula = " × ".join(f"({r})" if "≀" in r and len(roots) > 1 else r for r in roots) or "1"
     terms = []
     for a in structure.axes:
         if not active(a):
             continue
-        ancestors, parent = [], a.parent
-        while parent is not None:
-            ancestors.insert(0, str(structure.axis(parent).size))
-            parent = structure.axis(parent).parent
+        ancestors = [str(structure.axis(p).size) for p in structure.axis_paths[a.name][:-1]]
         power = ancestors[0] if len(ancestors) == 1 else f"({'·'.join(ancestors)})"
         terms.append(f"({a.size}!)^{power}" if ancestors else f"{a.size}!")
     return GroupSummary(formula, "·".join(terms) or "1", group.order, group.log10_order, len(group.generators))
@@ -119,15 +131,17 @@ def find_indistinguishable(structure: Structure) -> tuple[Indistinguishable, ...
     """Axes no feature tensor is indexed through (and not declared broken) that index an action."""
     feature_axes = {a for t in structure.tensors if t.role == "feature"
                     for d in t.dims for a in structure.set(d).path}
+    actions: dict[str, dict[str, None]] = {}  # axis -> actions indexed through it, in order
+    for t in structure.tensors:
+        if t.role == "action":
+            for axis in dict.fromkeys(a for d in t.dims for a in structure.set(d).path):
+                actions.setdefault(axis, {})[t.name] = None
     out = []
     for axis in structure.axes:
-        if axis.name in feature_axes or axis.broken or axis.size == 1:
+        if axis.name in feature_axes or axis.broken or axis.size == 1 or axis.name not in actions:
             continue
-        sets = tuple(s.name for s in structure.sets if axis.name in s.path and s.is_vertex_type)
-        actions = tuple(t.name for t in structure.tensors if t.role == "action"
-                        and any(axis.name in structure.set(d).path for d in t.dims))
-        if actions:
-            out.append(Indistinguishable(axis.name, sets, actions))
+        sets = tuple(s.name for s in structure.vertex_types_on_axis[axis.name])
+        out.append(Indistinguishable(axis.name, sets, tuple(actions[axis.name])))
     return tuple(out)
 
 
@@ -144,25 +158,57 @@ def witness_breakers(graph: TypedGraph, candidates: tuple[EdgeType, ...], witnes
     return tuple(sorted(out, key=lambda e: counts[e.name]))
 
 
-def _certify_edges(instance, vts, ets, group) -> tuple[TypedGraph, Certificate]:
+def _certify_edges(instance, vts, ets, group, stop_at_witness: bool = False) -> tuple[TypedGraph, Certificate]:
     graph = TypedGraph(instance, vts, ets)
-    return graph, certify(graph, group)
+    return graph, certify(graph, group, stop_at_witness)
+
+
+def _moved_types(graph: TypedGraph, witness) -> set[str]:
+    """The vertex types with a vertex that the permutation ``witness`` moves."""
+    moved = np.nonzero(np.asarray(witness) != np.arange(len(witness)))[0]
+    return {graph.instance.vertices[int(i)].set for i in moved}
+
+
+def check_limits(spec: Spec, structure: Structure, sizes: dict[str, int], overridden, file,
+                 limits: Limits) -> None:
+    """Refuse, before any group or graph is built, sizes over ``limits.size`` and instances (the
+    check instance and the generic one of the architecture tables) over ``limits.vertices``;
+    vertex counts follow from the sizes alone."""
+    checks = [(f"sets.{name}.size", f"size {s.size}", s.size) for name, s in spec.sets.items()
+              if isinstance(s.size, int)]
+    checks += [(f"tensors.{name}.channels", f"channels {t.channels}", t.channels) for name, t in spec.tensors.items()
+               if isinstance(t.channels, int)]
+    checks += [("--size" if symbol in overridden else f"check_sizes.{symbol}", f"size {symbol}={value}", value)
+               for symbol, value in sizes.items()]
+    for path, what, value in checks:
+        if value > limits.size:
+            raise SpecError(limits.exceeded("size", f"{what} is larger than allowed"), path, file)
+    instances = ((f"the check instance ({', '.join(f'{k}={v}' for k, v in sizes.items())})", sizes),
+                 ("the generic instance of the architecture tables (every size symbol 3)",
+                  {**sizes, **structure.generic_sizes()}))
+    for label, at in instances:
+        count = structure.vertex_count(at)
+        if count > limits.vertices:
+            raise SpecError(limits.exceeded("vertices", f"{label} has {count} vertices"), "check_sizes", file)
 
 
 def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bool | None = None,
-                 file: str | Path | None = None) -> Compilation:
+                 file: str | Path | None = None, limits: Limits = Limits()) -> Compilation:
     """Run the whole pipeline at the check instance (``spec.check_sizes`` updated by ``sizes``).
 
-    Raises :class:`SpecError` for unusable sizes and :class:`CertificateFailure` when Aut ⊋ G
-    survives S4new (and, unless ``auto_edges``, the suggested extra edges).
+    Raises :class:`SpecError` for unusable sizes or sizes over ``limits`` and
+    :class:`CertificateFailure` when Aut ⊋ G survives S4new (and, unless ``auto_edges``, the
+    suggested extra edges).
     """
     structure = build_structure(spec, file)
+    overridden = set(sizes or {})
     sizes = {**spec.check_sizes, **(sizes or {})}
     for symbol, value in sizes.items():
         if symbol not in structure.symbols:
             raise SpecError(f"unknown size symbol {symbol!r}", "--size", file)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SpecError(f"size {symbol}={value!r} is not a positive integer", "--size", file)
+    check_limits(spec, structure, sizes, overridden, file, limits)
     auto_edges = spec.auto_edges if auto_edges is None else auto_edges
     instance = Instance(structure, sizes)
     group = DesiredGroup(instance)
@@ -176,14 +222,18 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
             ets, s4new = ets + extra, True
             graph, certificate = _certify_edges(instance, vts, ets, group)
     while not certificate.holds:
-        suggestions = witness_breakers(graph, candidate_edge_types(structure, ets), certificate.witness)
+        candidates = candidate_edge_types(structure, ets, _moved_types(graph, certificate.witness))
+        suggestions = witness_breakers(graph, candidates, certificate.witness)
         if not auto_edges or not suggestions:
+            if certificate.aut_order is None:  # stopped at its witness: the report needs |Aut|
+                certificate = certify(graph, group)
             partial = Compilation(spec, structure, sizes, describe_group(structure, sizes), vts, ets,
                                   first_certificate=first, certificate=certificate, s4new_applied=s4new)
             raise CertificateFailure(partial, suggestions)
         ets = ets + (suggestions[0],)
         added.append(suggestions[0].name)
-        graph, certificate = _certify_edges(instance, vts, ets, group)
+        # Between added edges only the witness matters (the next edge breaks it), not |Aut|.
+        graph, certificate = _certify_edges(instance, vts, ets, group, stop_at_witness=True)
 
     generic = TypedGraph(Instance(structure, {**sizes, **structure.generic_sizes()}), vts, ets)
     archs = architectures(vts, generic)
@@ -203,6 +253,7 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
     )
 
 
-def compile_file(path: str | Path, sizes: dict[str, int] | None = None, auto_edges: bool | None = None) -> Compilation:
-    """Load and compile a spec file (see :func:`compile_spec`)."""
-    return compile_spec(load_spec(path), sizes, auto_edges, file=path)
+def compile_file(path: str | Path, sizes: dict[str, int] | None = None, auto_edges: bool | None = None,
+                 limits: Limits = Limits()) -> Compilation:
+    """Load and compile a spec file under ``limits`` (see :func:`compile_spec`)."""
+    return compile_spec(load_spec(path, limits), sizes, auto_edges, file=path, limits=limits)

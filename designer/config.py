@@ -49,7 +49,8 @@ class TrainConfig(BaseModel):
     model_options: dict[str, Any] = option(
         {}, "option of the model (repeatable), e.g. preset=engnn, hidden=64, layers=3, sharing=none "
             "(designer.runtime.Options)", flag="--model-option", metavar="KEY=VALUE", parse="option")
-    train_samples: int = option(10_000, "training samples (per epoch with --fresh)", flag="--samples", metavar="N", gt=0)
+    train_samples: int = option(10_000, "training samples (per epoch with --fresh)", flag="--samples", metavar="N",
+                                gt=0)
     fresh: bool = option(False, "draw a new training set every epoch, seeded by --seed and the epoch "
                                 "(ENGNN's training)")
     val_samples: int = option(1_000, "validation samples", metavar="N", gt=0)

@@ -74,4 +74,5 @@ def split(features: dict[str, torch.Tensor], val_samples: int, source: str | Pat
     if not 0 < val_samples < n:
         raise ValueError(f"{source}: {n} samples cannot be split into training and {val_samples} validation "
                          "samples (--val-samples)")
-    return ({k: v[: n - val_samples] for k, v in features.items()}, {k: v[n - val_samples:] for k, v in features.items()})
+    cut = n - val_samples
+    return {k: v[:cut] for k, v in features.items()}, {k: v[cut:] for k, v in features.items()}

@@ -70,7 +70,8 @@ def emit_module(c: Compilation) -> str:
     """The generated module's source (deterministic: same compilation, same bytes)."""
     plan = plan_from_compilation(c)
     doc = _module_docstring_lines(c, plan)
-    head = [_docstring(doc), "import torch\n\nfrom designer import runtime", "PLAN = " + _literal(plan, 0, len("PLAN = "))]
+    imports = "import torch\n\nfrom designer import runtime"
+    head = [_docstring(doc), imports, "PLAN = " + _literal(plan, 0, len("PLAN = "))]
     classes = [_gnn_class(plan, a) for a in plan.architectures] + [_fnn_class(plan)]
     source = "\n\n".join(head) + "".join(f"\n\n\n{text}" for text in classes) + "\n"
     verify_module(source, plan, _docstring_value(doc))

@@ -1,8 +1,9 @@
 """Stage 4 — the typed graph: S1new (vertex types), S2new (edges and edge types), S4new.
 
 Edge types are the orbits of G on vertex pairs. With the axis forest an orbit is a
-size-independent predicate (METHOD.md §2): the two vertex types plus how many of the axes their
-paths share carry equal indices before the first disagreement. :class:`EdgeType` stores that
+size-independent predicate (docs/method.md, "S2new: edges and edge types"): the two vertex
+types plus how many of the axes their paths share carry equal indices before the first
+disagreement. :class:`EdgeType` stores that
 predicate; :func:`edge_pairs` realises it on an instance.
 """
 
@@ -79,17 +80,18 @@ def make_edge_type(structure: Structure, a: str, b: str, agree: int, origin: str
 
 def vertex_types(structure: Structure) -> tuple[VertexType, ...]:
     """S1new: one vertex type per set that indexes a tensor, with its one-set tensors."""
-    out = []
-    for s in structure.vertex_types:
-        own = [t for t in structure.tensors if t.dims == (s.name,)]
-        out.append(VertexType(s.name, s.path, tuple(t.name for t in own if t.role == "feature"),
-                              tuple(t.name for t in own if t.role == "action")))
-    return tuple(out)
+    own: dict[tuple[str, str], list[str]] = {}
+    for t in structure.tensors:
+        if len(t.dims) == 1:
+            own.setdefault((t.dims[0], t.role), []).append(t.name)
+    return tuple(VertexType(s.name, s.path, tuple(own.get((s.name, "feature"), ())),
+                            tuple(own.get((s.name, "action"), ())))
+                 for s in structure.vertex_types)
 
 
 def _orient(structure: Structure, a: str, b: str) -> tuple[str, str]:
-    order = [s.name for s in structure.sets]
-    return (a, b) if order.index(a) <= order.index(b) else (b, a)
+    order = structure.set_order
+    return (a, b) if order[a] <= order[b] else (b, a)
 
 
 def tensor_patterns(structure: Structure, tensor) -> list[tuple[str, str, int]]:
@@ -102,15 +104,15 @@ def tensor_patterns(structure: Structure, tensor) -> list[tuple[str, str, int]]:
 
 def edge_types_from_tensors(structure: Structure) -> tuple[EdgeType, ...]:
     """S2new: edges from two-set tensors and their support; one edge type per G-orbit."""
-    found: dict[tuple, EdgeType] = {}
+    found: dict[tuple, dict[str, list[str]]] = {}  # pattern -> role -> tensor names
     for t in structure.tensors:
         if len(t.dims) != 2:
             continue
-        for a, b, k in tensor_patterns(structure, t):
-            et = found.get((a, b, k)) or make_edge_type(structure, a, b, k)
-            role = "features" if t.role == "feature" else "actions"
-            found[(a, b, k)] = replace(et, **{role: getattr(et, role) + (t.name,)})
-    return _unique_names(tuple(found.values()))
+        for pattern in tensor_patterns(structure, t):
+            found.setdefault(pattern, {"feature": [], "action": []})[t.role].append(t.name)
+    return _unique_names(tuple(replace(make_edge_type(structure, a, b, k), features=tuple(names["feature"]),
+                                       actions=tuple(names["action"]))
+                               for (a, b, k), names in found.items()))
 
 
 def s4new_edge_types(structure: Structure, existing: tuple[EdgeType, ...]) -> tuple[EdgeType, ...]:
@@ -123,13 +125,19 @@ def s4new_edge_types(structure: Structure, existing: tuple[EdgeType, ...]) -> tu
     return tuple(extra)
 
 
-def candidate_edge_types(structure: Structure, existing: tuple[EdgeType, ...]) -> tuple[EdgeType, ...]:
-    """Every G-orbit of vertex pairs not yet an edge type (candidates to break a witness)."""
+def candidate_edge_types(structure: Structure, existing: tuple[EdgeType, ...],
+                         touching: set[str] | None = None) -> tuple[EdgeType, ...]:
+    """Every G-orbit of vertex pairs not yet an edge type (candidates to break a witness); with
+    ``touching``, only those with an end in one of these vertex types (an orbit between types
+    a witness fixes pointwise cannot break it, and leaving those out keeps this linear in the
+    number of types a witness moves rather than quadratic in all of them)."""
     have = {e.pattern for e in existing}
     names = [s.name for s in structure.vertex_types]
     out = []
     for i, a in enumerate(names):
         for b in names[i:]:
+            if touching is not None and a not in touching and b not in touching:
+                continue
             m = len(structure.shared_axes(a, b))
             for k in range(m if a == b else m + 1):
                 if (a, b, k) not in have:
@@ -182,7 +190,7 @@ class TypedGraph:
     def colour_matrix(self) -> np.ndarray:
         """``(n, n)`` symmetric int matrix: 0 = no edge, c + 1 = edge type c."""
         n = len(self.instance)
-        matrix = np.zeros((n, n), dtype=np.int16)
+        matrix = np.zeros((n, n), dtype=np.int16 if len(self.edge_types) < np.iinfo(np.int16).max else np.int32)
         for c, et in enumerate(self.edge_types):
             if et.is_loop:
                 continue
@@ -195,13 +203,16 @@ class TypedGraph:
     def vertex_colours(self) -> np.ndarray:
         """Vertex colour per vertex: type, loop types, and (optionally) broken-axis indices."""
         inst = self.instance
-        loops = [et for et in self.edge_types if et.is_loop]
+        loops: dict[str, list[str]] = {}
+        for et in self.edge_types:
+            if et.is_loop:
+                loops.setdefault(et.sets[0], []).append(et.name)
         keys = []
         for v in inst.vertices:
             path = inst.structure.set(v.set).path
             broken = tuple(i if inst.structure.axis(a).broken and self.individualise_broken else -1
                            for a, i in zip(path, v.index))
-            keys.append((v.set, tuple(et.name for et in loops if et.sets[0] == v.set), broken))
+            keys.append((v.set, tuple(loops.get(v.set, ())), broken))
         order = {k: i for i, k in enumerate(sorted(set(keys), key=repr))}
         return np.array([order[k] for k in keys], dtype=np.int64)
 

@@ -1,4 +1,4 @@
-"""Stage 3 — the desired group G acting on the vertices of an instance (METHOD.md §1).
+"""Stage 3 — the desired group G acting on the vertices of an instance (docs/method.md, "Sets and the group G").
 
 G is the iterated wreath/direct product over the axis forest: for every axis and every index
 tuple of its parent path, an independent symmetric group on that axis. Its order and the orbits
@@ -64,21 +64,30 @@ class Instance:
         return out
 
     def index_array(self, set_name: str) -> np.ndarray:
-        """``(n_vertices_of_type, depth)`` array of index tuples of a vertex type."""
-        shape = self.shape(set_name)
-        return np.array(list(itertools.product(*(range(n) for n in shape))), dtype=np.int64).reshape(-1, len(shape))
+        """``(n_vertices_of_type, depth)`` array of index tuples of a vertex type (read-only,
+        built once per type)."""
+        if set_name not in self._index_arrays:
+            shape = self.shape(set_name)
+            array = np.ascontiguousarray(np.indices(shape, dtype=np.int64).reshape(len(shape), -1).T)
+            array.flags.writeable = False
+            self._index_arrays[set_name] = array
+        return self._index_arrays[set_name]
+
+    @cached_property
+    def _index_arrays(self) -> dict[str, np.ndarray]:
+        return {}
 
     def __len__(self) -> int:
         return len(self.vertices)
 
 
-def _axis_factor_count(structure: Structure, axis_sizes: dict[str, int], axis: str) -> int:
-    """Number of independent copies of S_n on an axis: the product of its ancestors' sizes."""
-    count, parent = 1, structure.axis(axis).parent
-    while parent is not None:
-        count *= axis_sizes[parent]
-        parent = structure.axis(parent).parent
-    return count
+def _axis_factor_counts(structure: Structure, axis_sizes: dict[str, int]) -> dict[str, int]:
+    """Number of independent copies of S_n on each axis: the product of its ancestors' sizes
+    (axes come parents first, so one pass suffices)."""
+    counts: dict[str, int] = {}
+    for a in structure.axes:
+        counts[a.name] = 1 if a.parent is None else counts[a.parent] * axis_sizes[a.parent]
+    return counts
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,14 +105,15 @@ class DesiredGroup:
     def order(self) -> int:
         """|G| = prod over axes of (n_axis!)^(number of parent index tuples)  (closed form)."""
         sizes = self.instance.axis_sizes
-        return math.prod(math.factorial(sizes[a.name]) ** _axis_factor_count(self.instance.structure, sizes, a.name)
+        counts = _axis_factor_counts(self.instance.structure, sizes)
+        return math.prod(math.factorial(sizes[a.name]) ** counts[a.name]
                          for a in self.instance.structure.axes if self._active(a.name))
 
     @cached_property
     def log10_order(self) -> float:
         sizes = self.instance.axis_sizes
-        return sum(math.lgamma(sizes[a.name] + 1) / math.log(10)
-                   * _axis_factor_count(self.instance.structure, sizes, a.name)
+        counts = _axis_factor_counts(self.instance.structure, sizes)
+        return sum(math.lgamma(sizes[a.name] + 1) / math.log(10) * counts[a.name]
                    for a in self.instance.structure.axes if self._active(a.name))
 
     def axis_permutation(self, axis: str, parent_index: tuple[int, ...], sigma: list[int]) -> np.ndarray:
@@ -112,10 +122,8 @@ class DesiredGroup:
         inst = self.instance
         perm = np.arange(len(inst))
         sigma = np.asarray(sigma)
-        for s in inst.structure.vertex_types:
-            if axis not in s.path:
-                continue
-            depth = s.path.index(axis)
+        depth = len(inst.structure.axis_paths[axis]) - 1
+        for s in inst.structure.vertex_types_on_axis[axis]:
             idx = inst.index_array(s.name)
             hit = np.all(idx[:, :depth] == np.asarray(parent_index, dtype=np.int64), axis=1)
             image = idx.copy()
@@ -139,11 +147,7 @@ class DesiredGroup:
         return tuple(gens)
 
     def _parent_path(self, axis: str) -> tuple[str, ...]:
-        out, parent = [], self.instance.structure.axis(axis).parent
-        while parent is not None:
-            out.append(parent)
-            parent = self.instance.structure.axis(parent).parent
-        return tuple(reversed(out))
+        return self.instance.structure.axis_paths[axis][:-1]
 
     def random_element(self, rng: np.random.Generator) -> np.ndarray:
         """A uniformly random element: an independent random permutation per (axis, parent index)."""
@@ -196,25 +200,42 @@ class DesiredGroup:
             seen.add(target)
         return True
 
-    def stabiliser_orbit_keys(self, base: list[int]) -> list[tuple]:
-        """Orbit label of every vertex under the pointwise stabiliser G_(base), in closed form.
-
-        For an axis forest the stabiliser is a direct product over (axis, parent index) of point
-        stabilisers, so a vertex's orbit is fixed by the longest prefix of its index whose entries
-        are all taken by base points on the same parent index; past that prefix it is free.
-        """
-        inst = self.instance
-        fixed: set[tuple] = set()
+    def stabiliser_orbit_keys(self, base: list[int], vertices=None) -> list[tuple]:
+        """Orbit label under the pointwise stabiliser G_(base), in closed form, of every vertex
+        (or of the vertex ids in ``vertices``, in that order); see :class:`StabiliserChain`."""
+        chain = StabiliserChain(self)
         for b in base:
-            v = inst.vertices[b]
-            for depth, axis in enumerate(inst.structure.set(v.set).path):
-                fixed.add((axis, v.index[:depth + 1]))
-        keys = []
-        for v in inst.vertices:
+            chain.fix(b)
+        return chain.orbit_keys(range(len(self.instance)) if vertices is None else vertices)
+
+
+class StabiliserChain:
+    """The pointwise stabiliser G_(base) of a base that grows one point at a time (as the
+    certificate builds it), so that a query costs the vertices asked about, not the base.
+
+    For an axis forest the stabiliser is a direct product over (axis, parent index) of point
+    stabilisers, so a vertex's orbit is fixed by the longest prefix of its index whose entries
+    are all taken by base points on the same parent index; past that prefix it is free.
+    """
+
+    def __init__(self, group: DesiredGroup):
+        self.group = group
+        self.fixed: set[tuple] = set()  # (axis, index prefix ending on that axis) taken by a base point
+
+    def fix(self, vertex: int) -> None:
+        v = self.group.instance.vertices[vertex]
+        for depth, axis in enumerate(self.group.instance.structure.set(v.set).path):
+            self.fixed.add((axis, v.index[:depth + 1]))
+
+    def orbit_keys(self, vertices) -> list[tuple]:
+        """The orbit label of each vertex id in ``vertices``."""
+        inst, keys = self.group.instance, []
+        for i in vertices:
+            v = inst.vertices[i]
             path = inst.structure.set(v.set).path
             depth = 0
-            while depth < len(path) and ((axis := path[depth], v.index[:depth + 1]) in fixed
-                                         or not self._active(axis)):
+            while depth < len(path) and ((axis := path[depth], v.index[:depth + 1]) in self.fixed
+                                         or not self.group._active(axis)):
                 depth += 1
             keys.append((v.set, v.index[:depth]))
         return keys

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from .compiler import Compilation, CertificateFailure
+from .compiler import Compilation, CertificateFailure, decimal
+from .structure import TensorInfo
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -18,8 +19,7 @@ def _sizes(c: Compilation) -> str:
     return ", ".join(f"{k}={v}" for k, v in c.sizes.items())
 
 
-def _tensor_shape(c: Compilation, name: str) -> str:
-    t = next(t for t in c.structure.tensors if t.name == name)
+def _tensor_shape(c: Compilation, t: TensorInfo) -> str:
     axes = [str(c.structure.axis(a).size) for d in t.dims for a in c.structure.set(d).path]
     if t.channels is not None:
         axes.append(str(t.channels))
@@ -47,7 +47,7 @@ def to_markdown(c: Compilation) -> str:
                       ", ".join(e.features), ", ".join(e.actions)] for e in c.edge_types])
     lines += ["", "## Features and actions", ""]
     lines += _table(["tensor", "role", "dims", "shape", "dtype", "support"],
-                    [[t.name, t.role, ", ".join(t.dims), _tensor_shape(c, t.name), t.dtype, t.support]
+                    [[t.name, t.role, ", ".join(t.dims), _tensor_shape(c, t), t.dtype, t.support]
                      for t in s.tensors])
     if c.spec.constraints:
         lines += ["", "Constraints enforced by the read-out:", ""]
@@ -98,7 +98,7 @@ def variant_groups(c: Compilation) -> list[tuple[str, str]]:
 
 
 def _big(n: int) -> str:
-    text = str(n)
+    text = decimal(n)
     return text if len(text) <= 30 else f"{text[:6]}…{text[-4:]} ({len(text)} digits)"
 
 
@@ -118,7 +118,7 @@ def _certificate_lines(c: Compilation) -> list[str]:
     if c.auto_edges:
         out.append(f"- Extra edges added automatically (auto_edges): {', '.join(c.auto_edges)}.")
     out.append(f"- Final graph: |Aut| = {_big(final.aut_order)}, |G| = {_big(final.group_order)}: "
-               f"**{final.verdict}** (base of length {final.base_length}, {final.vf2_calls} VF2 calls).")
+               f"**{final.verdict}** (base of length {final.base_length}, {final.search_calls} search calls).")
     if final.witness_text:
         out.append(f"- Witness (an automorphism not in G): {final.witness_text}.")
     return out
@@ -150,8 +150,8 @@ def _notes(c: Compilation) -> list[str]:
 def to_json_data(c: Compilation) -> dict:
     """The ``--format json`` object (stable keys; exact integers as decimal strings)."""
     def cert(x):
-        return {"verdict": x.verdict, "aut_order": str(x.aut_order), "group_order": str(x.group_order),
-                "base_length": x.base_length, "vf2_calls": x.vf2_calls, "witness": x.witness_text}
+        return {"verdict": x.verdict, "aut_order": decimal(x.aut_order), "group_order": decimal(x.group_order),
+                "base_length": x.base_length, "search_calls": x.search_calls, "witness": x.witness_text}
 
     data = {
         "name": c.spec.name,
@@ -159,7 +159,7 @@ def to_json_data(c: Compilation) -> dict:
         "sets": [{"name": x.name, "path": list(x.path), "related": list(x.related),
                   "vertex_type": x.is_vertex_type} for x in c.structure.sets],
         "group": {"formula": c.group.formula, "order_formula": c.group.order_formula,
-                  "order": str(c.group.order), "log10_order": round(c.group.log10_order, 6),
+                  "order": decimal(c.group.order), "log10_order": round(c.group.log10_order, 6),
                   "generators": c.group.generators},
         "certificate": {**cert(c.certificate), "s4new_applied": c.s4new_applied,
                         "auto_edges": list(c.auto_edges), "sizes": dict(c.sizes),
@@ -171,14 +171,14 @@ def to_json_data(c: Compilation) -> dict:
                         "origin": e.origin, "features": list(e.features), "actions": list(e.actions)}
                        for e in c.edge_types],
         "tensors": [{"name": t.name, "role": t.role, "dims": list(t.dims), "channels": t.channels,
-                     "dtype": t.dtype, "support": t.support, "shape": _tensor_shape(c, t.name)}
+                     "dtype": t.dtype, "support": t.support, "shape": _tensor_shape(c, t)}
                     for t in c.structure.tensors],
         "constraints": [k.model_dump() for k in c.spec.constraints],
         "indistinguishable": [{"axis": i.axis, "sets": list(i.sets), "actions": list(i.actions)}
                               for i in c.indistinguishable],
         "symmetry_breaking": None if c.symmetry_breaking is None else {
             "axes": [{"axis": a, "method": m} for a, m in c.symmetry_breaking.axes],
-            "group": {"formula": c.symmetry_breaking.group.formula, "order": str(c.symmetry_breaking.group.order),
+            "group": {"formula": c.symmetry_breaking.group.formula, "order": decimal(c.symmetry_breaking.group.order),
                       "log10_order": round(c.symmetry_breaking.group.log10_order, 6)},
             "certificate": cert(c.symmetry_breaking.certificate)},
         "variants": [{"sharing": v, "equivariant_to": text} for v, text in variant_groups(c)],

@@ -22,29 +22,33 @@ Example (MCMU power allocation, Zhao et al. §3-B)::
 
 from __future__ import annotations
 
+import builtins
 import keyword
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo,
+                      field_validator)
 
+from .limits import Limits
 from .runtime.plan import expression_names as runtime_expression_names
 from .runtime.plan import parse_expression
 
-MAX_SPEC_BYTES = 256 * 1024
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Names that would shadow the emitted module's own names or Python builtins we rely on.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Names that would shadow the emitted module's own names, and every Python builtin and keyword
+# (soft keywords too): a spec's names become parameters, attributes and files of generated code.
 RESERVED_NAMES = frozenset(
-    {"self", "torch", "nn", "runtime", "batch", "sizes", "inputs", "outputs", "forward",
-     "sum", "max", "min", "sqrt", "abs", "float", "int", "str", "dict", "list", "tuple",
-     "type", "object", "None", "True", "False"}
+    {"self", "torch", "nn", "runtime", "batch", "sizes", "inputs", "outputs", "forward", "sqrt"}
+    | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
 )
 
 
 class SpecError(Exception):
-    """A spec that cannot be compiled: ``file: field.path: message``."""
+    """A spec that cannot be compiled: ``file: field.path: message``, always one line."""
 
     def __init__(self, message: str, path: str = "", file: str | Path | None = None):
         self.message, self.path, self.file = message, path, file
@@ -52,16 +56,37 @@ class SpecError(Exception):
 
     def __str__(self) -> str:
         where = ": ".join(str(p) for p in (self.file, self.path) if p)
-        return f"{where}: {self.message}" if where else self.message
+        return _one_line(f"{where}: {self.message}" if where else self.message)
 
 
-def check_name(name: str, what: str) -> str:
-    """Validate a name from a spec before it can reach generated code."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
-        raise ValueError(f"{what} {name!r} is not an identifier (letters, digits, '_'; starts with a letter)")
-    if keyword.iskeyword(name) or name in RESERVED_NAMES or "__" in name:
-        raise ValueError(f"{what} {name!r} is reserved")
+def _one_line(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (a newline becomes ``\\n``),
+    so that a file name or a key from the spec cannot break the one-line error."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shown(name: str, width: int = 40) -> str:
+    """A name as an error message quotes it: its repr, cut to ``width`` characters."""
+    return repr(name) if len(name) <= width else repr(name[:width]) + "…"
+
+
+def check_name(name: str, what: str, limits: Limits = Limits()) -> str:
+    """Validate a name from a spec before it can reach generated code: an ASCII identifier of at
+    most ``limits.name_length`` characters that is no Python keyword or builtin and has no ``__``."""
+    if not isinstance(name, str):
+        raise ValueError(f"{what} {name!r} is not a name")
+    if len(name) > limits.name_length:
+        raise ValueError(limits.exceeded("name_length", f"{what} {_shown(name)} has {len(name)} characters"))
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not an identifier (ASCII letters, digits, '_'; starts with a letter)")
+    if name in RESERVED_NAMES or "__" in name:
+        raise ValueError(f"{what} {name!r} is reserved (a Python keyword or builtin, or a name generated code uses)")
     return name
+
+
+def _limits(info: ValidationInfo) -> Limits:
+    """The limits :func:`parse_spec` validates under (passed to pydantic as context)."""
+    return (info.context or {}).get("limits") or Limits()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,24 +94,23 @@ def check_name(name: str, what: str) -> str:
 # (torch-free) is the one grammar: a spec accepts exactly what a model can evaluate.
 # ---------------------------------------------------------------------------------------------
 
-def expression_names(text: str) -> tuple[str, ...]:
+def expression_names(text: str, limits: Limits = Limits()) -> tuple[str, ...]:
     """Parse a value expression (e.g. ``1/sqrt(N_t)``) and return the names it uses.
 
-    Raises ``ValueError`` for anything outside numbers, names, + - * / ** and ``sqrt``.
+    Raises ``ValueError`` for anything outside numbers, names, + - * / ** and ``sqrt``, and for
+    an expression over the length or nesting limits.
     """
-    try:
-        parse_expression(str(text))
-    except ValueError:
-        raise ValueError(f"{text!r}: only numbers, size symbols, + - * / ** and sqrt() are allowed") from None
-    names = runtime_expression_names(str(text))
+    text = str(text)
+    parse_expression(text, limits)
+    names = runtime_expression_names(text)
     for name in names:
-        check_name(name, "name")
+        check_name(name, "name", limits)
     return names
 
 
-def _expression_text(value: int | float | str) -> str:
+def _expression_text(value: int | float | str, info: ValidationInfo) -> str:
     text = str(value)
-    expression_names(text)
+    expression_names(text, _limits(info))
     return text
 
 
@@ -120,17 +144,17 @@ class SetSpec(_Strict):
 
     @field_validator("size")
     @classmethod
-    def _size(cls, value):
+    def _size(cls, value, info: ValidationInfo):
         if isinstance(value, int):
             if value < 1:
                 raise ValueError("a literal size must be a positive integer")
             return value
-        return check_name(value, "size symbol")
+        return check_name(value, "size symbol", _limits(info))
 
     @field_validator("axis")
     @classmethod
-    def _axis(cls, value):
-        return None if value is None else check_name(value, "axis name")
+    def _axis(cls, value, info: ValidationInfo):
+        return None if value is None else check_name(value, "axis name", _limits(info))
 
 
 class TensorSpec(_Strict):
@@ -156,11 +180,11 @@ class TensorSpec(_Strict):
 
     @field_validator("channels")
     @classmethod
-    def _channels(cls, value):
+    def _channels(cls, value, info: ValidationInfo):
         if isinstance(value, int) and value < 1:
             raise ValueError("channels must be a positive integer or a size symbol")
         if isinstance(value, str):
-            check_name(value, "channel symbol")
+            check_name(value, "channel symbol", _limits(info))
         return value
 
 
@@ -212,26 +236,31 @@ class Spec(_Strict):
     constraints: list[Constraint] = Field(default_factory=list)
     check_sizes: dict[str, StrictInt] = Field(description="The default check instance: symbol -> size.")
     auto_edges: bool = Field(False, description="After S4new, add the suggested edge orbits automatically.")
+    problem: str | None = Field(
+        None, max_length=1000, pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The problem `gnn-design train` optimises: module:attribute, path/to/file.py:attribute "
+                    "(relative to the spec's folder) or a name registered in the entry-point group "
+                    "gnn_design.problems (designer/problem.py).")
 
     @field_validator("name")
     @classmethod
-    def _name(cls, value):
-        return check_name(value, "spec name")
+    def _name(cls, value, info: ValidationInfo):
+        return check_name(value, "spec name", _limits(info))
 
     @field_validator("sets", "tensors")
     @classmethod
-    def _keys(cls, value, info):
+    def _keys(cls, value, info: ValidationInfo):
         if not value:
             raise ValueError(f"at least one entry is required in `{info.field_name}`")
         for key in value:
-            check_name(key, "name")
+            check_name(key, "name", _limits(info))
         return value
 
     @field_validator("check_sizes")
     @classmethod
-    def _sizes(cls, value):
+    def _sizes(cls, value, info: ValidationInfo):
         for key, size in value.items():
-            check_name(key, "size symbol")
+            check_name(key, "size symbol", _limits(info))
             if size < 1:
                 raise ValueError(f"size {key}={size} is not a positive integer")
         return value
@@ -241,37 +270,93 @@ class Spec(_Strict):
 # Safe YAML loading.
 # ---------------------------------------------------------------------------------------------
 
-def _reject_unsafe_events(text: str, file: str | Path) -> None:
-    """Refuse YAML anchors, aliases, explicit tags and duplicate keys before anything is built."""
-    stack: list[list] = []  # per open collection: [is_mapping, expecting_key, keys seen]
+_RESOLVER = yaml.resolver.Resolver()  # the implicit types of plain scalars, as safe_load resolves them
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + kind for kind in ("str", "int", "float", "bool", "null")}
+_INTEGER_CHARACTERS = 100  # longer integers are no size (and too long to convert quickly)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_unsafe_events(text: str, file: str | Path, limits: Limits) -> None:
+    """Walk the YAML event stream before anything is constructed and refuse what ``safe_load``
+    would choke on or expand: a second document, anchors, aliases, explicit tags, keys that are
+    not strings, duplicate keys, values other than strings, numbers, booleans and null,
+    integers too long to be sizes, nesting deeper than ``limits.nesting_depth``, and more
+    entries in `sets` or `tensors` than their limits (counted as they come: a spec of thousands
+    of sets is refused at the first one over)."""
+    stack: list[_OpenMapping | None] = []  # per open collection; None for a sequence
+    documents = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             line = f"line {event.start_mark.line + 1}"
-            if isinstance(event, yaml.AliasEvent):
-                raise SpecError("YAML aliases are not allowed in a spec", line, file)
-            if getattr(event, "anchor", None) is not None:
-                raise SpecError("YAML anchors are not allowed in a spec", line, file)
-            if getattr(event, "tag", None) is not None and not isinstance(event, yaml.DocumentStartEvent):
-                raise SpecError(f"YAML tags are not allowed in a spec ({event.tag})", line, file)
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            _reject_event(event, line, file)
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise SpecError("a spec is one YAML document; this is a second one", line, file)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 stack.pop()
-            elif isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if stack and stack[-1][0]:
-                    top = stack[-1]
-                    if top[1] and isinstance(event, yaml.ScalarEvent):
-                        if event.value in top[2]:
-                            raise SpecError(f"duplicate key {event.value!r}", line, file)
-                        top[2].add(event.value)
-                    top[1] = not top[1]
-                if isinstance(event, yaml.MappingStartEvent):
-                    stack.append([True, True, set()])
-                elif isinstance(event, yaml.SequenceStartEvent):
-                    stack.append([False, False, set()])
+            elif isinstance(event, yaml.NodeEvent):
+                if stack and stack[-1] is not None:
+                    _take_mapping_entry(stack[-1], event, line, file, limits)
+                if isinstance(event, yaml.CollectionStartEvent):
+                    root = stack[0] if len(stack) == 1 else None  # the value of a top-level key
+                    section = root.key if root is not None and root.key in ("sets", "tensors") else None
+                    stack.append(_OpenMapping(section) if isinstance(event, yaml.MappingStartEvent) else None)
+                    if len(stack) > limits.nesting_depth:
+                        what = f"YAML collections nested {len(stack)} or more deep"
+                        raise SpecError(limits.exceeded("nesting_depth", what), line, file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"malformed YAML: {problem}", where, file) from None
+
+
+def _reject_event(event, line: str, file) -> None:
+    """Aliases, anchors and explicit tags; scalars safe_load would turn into other types."""
+    if isinstance(event, yaml.AliasEvent):
+        raise SpecError("YAML aliases are not allowed in a spec", line, file)
+    if getattr(event, "anchor", None) is not None:
+        raise SpecError("YAML anchors are not allowed in a spec", line, file)
+    if getattr(event, "tag", None) is not None and not isinstance(event, yaml.DocumentStartEvent):
+        raise SpecError(f"YAML tags are not allowed in a spec ({event.tag})", line, file)
+    if isinstance(event, yaml.ScalarEvent):
+        if _SURROGATE.search(event.value):  # from an escape such as "\uD800": no file can hold it as UTF-8
+            raise SpecError(f"{_shown(event.value)} is not valid Unicode (a lone surrogate)", line, file)
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag not in _SCALAR_TAGS:
+            raise SpecError(f"{_shown(event.value)} is read as a YAML {tag.removeprefix(_TAG)}; quote it "
+                            "if it is text", line, file)
+        if tag == _TAG + "int" and len(event.value) > _INTEGER_CHARACTERS:
+            raise SpecError(f"an integer of {len(event.value)} characters is too large", line, file)
+
+
+class _OpenMapping:
+    """A mapping of the event walk: keys alternate with values. ``section`` is `sets` or
+    `tensors` for those two mappings (whose entries are limited), else None."""
+
+    def __init__(self, section: str | None):
+        self.section, self.expecting_key, self.keys, self.key = section, True, set(), None
+
+
+def _take_mapping_entry(mapping: _OpenMapping, event, line: str, file, limits: Limits) -> None:
+    """A key must be a string scalar, seen once per mapping; `sets` and `tensors` are counted."""
+    expecting_key, mapping.expecting_key = mapping.expecting_key, not mapping.expecting_key
+    if not expecting_key:
+        return
+    if not isinstance(event, yaml.ScalarEvent):
+        raise SpecError("a mapping key must be a name, not a YAML collection", line, file)
+    if _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit) != _TAG + "str":
+        raise SpecError(f"a mapping key must be a name, not {_shown(event.value)} (quote it to make it text)",
+                        line, file)
+    if event.value in mapping.keys:
+        raise SpecError(f"duplicate key {_shown(event.value)}", line, file)
+    mapping.keys.add(event.value)
+    mapping.key = event.value
+    if mapping.section and len(mapping.keys) > getattr(limits, mapping.section):
+        what = f"the spec has more than {getattr(limits, mapping.section)} {mapping.section}"
+        raise SpecError(limits.exceeded(mapping.section, what), mapping.section, file)
 
 
 def _format_location(loc: tuple) -> str:
@@ -281,16 +366,16 @@ def _format_location(loc: tuple) -> str:
                     if not (isinstance(part, str) and part.startswith(tags)))
 
 
-def parse_spec(text: str, file: str | Path = "<spec>") -> Spec:
-    """Validate YAML text as a :class:`Spec` (shape only; see :func:`load_spec` for references)."""
-    if len(text.encode()) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec is larger than {MAX_SPEC_BYTES // 1024} KiB", "", file)
-    _reject_unsafe_events(text, file)
+def parse_spec(text: str, file: str | Path = "<spec>", limits: Limits = Limits()) -> Spec:
+    """Validate YAML text as a :class:`Spec` and cross-check its references (see :func:`load_spec`)."""
+    if len(text) > limits.spec_bytes or len(text.encode("utf-8", "surrogatepass")) > limits.spec_bytes:
+        raise SpecError(limits.exceeded("spec_bytes", "the spec is larger than allowed"), "", file)
+    _reject_unsafe_events(text, file, limits)
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise SpecError("a spec must be a YAML mapping with `name`, `sets`, `tensors`, `check_sizes`", "", file)
     try:
-        spec = Spec.model_validate(data)
+        spec = Spec.model_validate(data, context={"limits": limits})
     except ValidationError as exc:
         error = exc.errors()[0]
         path = _format_location(error["loc"])
@@ -298,18 +383,53 @@ def parse_spec(text: str, file: str | Path = "<spec>") -> Spec:
         if error["type"] == "extra_forbidden":
             message = f"unknown field {path.rsplit('.', 1)[-1]!r}"
         raise SpecError(message, path, file) from None
-    check_references(spec, file)
+    check_references(spec, file, limits)
     return spec
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, validate and cross-check a spec file; raise :class:`SpecError` on any problem."""
+def load_spec(path: str | Path, limits: Limits = Limits()) -> Spec:
+    """Read, validate and cross-check a spec file; raise :class:`SpecError` on any problem.
+
+    Only a regular file is read (a FIFO, a device or a directory is refused before it is
+    opened), in chunks and never more than ``limits.spec_bytes`` + 1 bytes.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec: {exc.strerror if isinstance(exc, OSError) else exc}", "", path) from None
-    return parse_spec(text, path)
+        data = _read_regular_file(path, limits)
+    except OSError as exc:
+        raise SpecError(f"cannot read spec: {exc.strerror or exc}", "", path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"cannot read spec: not UTF-8 text ({exc.reason} at byte {exc.start})", "", path) from None
+    return parse_spec(text, path, limits)
+
+
+def _read_regular_file(path: Path, limits: Limits) -> bytes:
+    """At most ``limits.spec_bytes`` bytes of a regular file (SpecError for anything else)."""
+    _require_regular(os.stat(path).st_mode, path)
+    # O_NONBLOCK: should the path have become a FIFO since the stat, opening it cannot block.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _require_regular(os.fstat(fd).st_mode, path)
+        chunks, total = [], 0
+        while total <= limits.spec_bytes:
+            chunk = os.read(fd, min(1 << 16, limits.spec_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limits.spec_bytes:
+        raise SpecError(limits.exceeded("spec_bytes", "the spec file is larger than allowed"), "", path)
+    return b"".join(chunks)
+
+
+def _require_regular(mode: int, path: Path) -> None:
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise SpecError(f"cannot read spec: it is {kind}", "", path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,7 +442,7 @@ def _symbols_of(spec: Spec) -> set[str]:
     return symbols
 
 
-def check_references(spec: Spec, file: str | Path = "<spec>") -> None:
+def check_references(spec: Spec, file: str | Path = "<spec>", limits: Limits = Limits()) -> None:
     """Every name a spec uses must be declared, nesting must be acyclic, related sets alike."""
     sets, tensors = spec.sets, spec.tensors
     clash = sorted(set(sets) & set(tensors))
@@ -356,35 +476,39 @@ def check_references(spec: Spec, file: str | Path = "<spec>") -> None:
     if overlap:
         raise SpecError(f"size symbol {overlap[0]!r} is also a set or tensor name", "check_sizes", file)
     for i, c in enumerate(spec.constraints):
-        _check_constraint(spec, c, f"constraints.{i}", file)
+        _check_constraint(spec, symbols, c, f"constraints.{i}", file, limits)
 
 
 def _check_nesting_acyclic(spec: Spec, file) -> None:
+    """Walk up the parents from every set, once per set overall (linear in the number of sets):
+    a walk that meets its own trail has found a cycle; one that meets a finished set stops."""
+    finished: set[str] = set()
     for start in spec.sets:
-        seen = [start]
-        node = spec.sets[start].parent
-        while node is not None:
-            if node in seen:
-                cycle = " -> ".join(seen[seen.index(node):] + [node])
+        trail: dict[str, None] = {}  # ordered: the walk from `start` up
+        node = start
+        while node is not None and node not in finished:
+            if node in trail:
+                walk = list(trail)
+                cycle = " -> ".join(walk[walk.index(node):] + [node])
                 raise SpecError(f"cycle in nesting: {cycle}", f"sets.{start}.parent", file)
-            seen.append(node)
+            trail[node] = None
             node = spec.sets[node].parent
+        finished.update(trail)
 
 
-def _check_constraint(spec: Spec, c, path: str, file) -> None:
+def _check_constraint(spec: Spec, symbols: set[str], c, path: str, file, limits: Limits) -> None:
     tensors = spec.tensors
     if c.tensor not in tensors:
         raise SpecError(f"unknown tensor {c.tensor!r}", f"{path}.tensor", file)
     target = tensors[c.tensor]
     if target.role != "action":
         raise SpecError(f"constraints apply to actions; {c.tensor!r} is a feature", f"{path}.tensor", file)
-    symbols = _symbols_of(spec)
     if isinstance(c, NonNegative) and target.dtype == "complex":
         raise SpecError(f"{c.tensor!r} is complex; non-negativity needs a real action", f"{path}.tensor", file)
     if isinstance(c, PowerBudget):
         if c.per not in spec.sets:
             raise SpecError(f"unknown set {c.per!r}", f"{path}.per", file)
-        for name in expression_names(c.max):
+        for name in expression_names(c.max, limits):
             if name in tensors:
                 budget = tensors[name]
                 if budget.role != "feature" or budget.dims != [c.per] or budget.dtype != "real":
@@ -398,7 +522,7 @@ def _check_constraint(spec: Spec, c, path: str, file) -> None:
     for field in ("value", "modulus"):
         text = getattr(c, field, None)
         if text is not None:
-            for name in expression_names(text):
+            for name in expression_names(text, limits):
                 if name not in symbols:
                     raise SpecError(f"unknown size symbol {name!r}", f"{path}.{field}", file)
 

@@ -1,7 +1,7 @@
 """Equivariance checks for compiled models: :func:`assert_equivariant`.
 
 G is sampled from the plan alone (no sympy): an independent random permutation of every axis
-below every index tuple of its parent axes (METHOD.md §1); declared symmetry breaking makes an
+below every index tuple of its parent axes (docs/method.md, "Sets and the group G"); declared symmetry breaking makes an
 axis act trivially (G'). An element acts on a set's elements through their index tuples, and on
 a tensor through each of its dims. The check also tries permutations *outside* G — an element
 of one set moved without its related sets, an element of a nested set moved to another

@@ -82,7 +82,9 @@ def check_features(model, features: Mapping[str, torch.Tensor], source: str) -> 
     real or complex, the model's channel counts) and every sample is finite, naming ``source``,
     the first offending tensor and, for non-finite values, the first such sample."""
     for name, x in features.items():
-        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1).nonzero() if isinstance(x, torch.Tensor) and x.dim() else []
+        if not isinstance(x, torch.Tensor) or not x.dim():
+            continue  # model.bind names it below
+        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1).nonzero()
         if len(bad):
             raise ValueError(f"{source}: {name}: sample {int(bad[0])} holds non-finite values (nan or inf)")
     try:

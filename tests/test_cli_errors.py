@@ -44,3 +44,13 @@ def test_the_installed_command_exits_with_the_codes(tmp_path):
     done = subprocess.run([sys.executable, "-m", "designer.cli", "compile", str(bad)], capture_output=True,
                           text=True)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and str(bad) in done.stderr
+
+
+def test_a_limit_is_raised_on_the_command_line(tmp_path, capsys):
+    spec = ROOT / "specs" / "comp_jt.yaml"
+    assert cli.main(["compile", str(spec), "--no-write", "--limit", "vertices=5"]) == cli.EXIT_INVALID
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(raise it with --limit vertices=N)" in err
+    assert cli.main(["compile", str(spec), "--no-write", "--limit", "vertices=5000", "--limit", "sets=10"]) == 0
+    assert cli.main(["compile", str(spec), "--no-write", "--limit", "colour=3"]) == cli.EXIT_INVALID
+    assert "unknown limit 'colour'" in capsys.readouterr().err

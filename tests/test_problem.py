@@ -125,7 +125,8 @@ def test_a_data_file_is_checked_against_the_spec(project, capsys, monkeypatch, c
 
 def test_a_sampler_that_breaks_the_spec_is_named(project, capsys, monkeypatch):
     monkeypatch.chdir(project)
-    (project / "maxmin.py").write_text(PROBLEM.replace('"budget": torch.full((batch, K)', '"budget": torch.full((batch, K + 1)'))
+    wrong = PROBLEM.replace('"budget": torch.full((batch, K)', '"budget": torch.full((batch, K + 1)')
+    (project / "maxmin.py").write_text(wrong)
     assert main(["train", "max_min_power.yaml", "--samples", "16", "--val-samples", "8", "--out", "r", *TINY]) == 1
     err = capsys.readouterr().err
     assert "sample()" in err and "budget: expected a real tensor of shape (batch, K)" in err

@@ -17,9 +17,8 @@ _TORCH_NAMES = {
 }
 
 __all__ = ["Activation", "BudgetMode", "EdgeProcessors", "InputTransform", "NonnegativeMode", "Norm", "Pooling",
-           "Readout", "SharingMode",
-           "Architecture", "Axis", "Constraint", "EdgeType", "Options", "Plan", "Set", "Tensor", "VertexType", "evaluate",
-           "expression_names", "parse_expression", *_TORCH_NAMES]
+           "Readout", "SharingMode", "Architecture", "Axis", "Constraint", "EdgeType", "Options", "Plan", "Set",
+           "Tensor", "VertexType", "evaluate", "expression_names", "parse_expression", *_TORCH_NAMES]
 
 
 def __getattr__(name: str):

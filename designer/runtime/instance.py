@@ -2,8 +2,8 @@
 
 Built once per size tuple and device (models cache it), from the size-independent predicates of
 the plan: a pair (u, v) has edge type ``e`` iff their index tuples agree on the first
-``e.agree`` shared axes and differ on the next one (METHOD.md §2). Edges of one type are
-stored *first-endpoint major* (sorted by the ``sets[0]`` endpoint, then the ``sets[1]`` one).
+``e.agree`` shared axes and differ on the next one (docs/method.md, "S2new: edges and edge
+types"). Edges of one type are stored *first-endpoint major* (sorted by the ``sets[0]`` endpoint, then the ``sets[1]`` one).
 Because G is transitive on every vertex type and preserves edge types, every vertex has the
 same number of edges of a type at each end, so grouping the edges by one endpoint gives a
 regular ``(rows, count)`` array: pooling is a dense reduction, never a Python loop.

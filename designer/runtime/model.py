@@ -361,7 +361,8 @@ class HetGNN(CompiledModel):
             key: Embedding(sum(self.feature_channels(self.plan.tensor(f)) for f in slots), widths.edge, shape,
                            _count(fixed, types, "edge"))
             for key, (slots, types) in self._edge_slots.items()})
-        broken = {a for vt in self._embedded.vertices for a in self.plan.vertex_type(vt).path if self.plan.axis(a).broken}
+        broken = {a for vt in self._embedded.vertices for a in self.plan.vertex_type(vt).path
+                  if self.plan.axis(a).broken}
         self.index_codes = nn.ModuleDict({a.name: nn.Linear(CODE_WIDTH, widths.vertex, bias=False)
                                           for a in self.plan.axes if a.name in broken})
         self.layers = nn.ModuleList(UpdateLayer(self.plan, arch, self.sharing, widths, shape, self.options.pooling,

@@ -4,8 +4,8 @@ A :class:`Plan` is what :func:`designer.emit.plan_from_compilation` extracts fro
 :class:`~designer.compiler.Compilation` and what a generated module spells out as a literal. It
 imports neither torch nor the compiler, so the compiler side can build one and the runtime can
 consume one. Sizes are never baked in: axes carry size *symbols*, edge types carry their
-size-independent predicate (METHOD.md §2), and value expressions such as ``1/sqrt(N_t)`` stay
-text, evaluated per call by :func:`evaluate`.
+size-independent predicate (docs/method.md, "S2new: edges and edge types"), and value
+expressions such as ``1/sqrt(N_t)`` stay text, evaluated per call by :func:`evaluate`.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ class Scenario(BaseModel):
 
 @dataclass(frozen=True)
 class WirelessProblem:
-    """A problem of the papers (it implements :mod:`designer.problem`'s contract): ``sampler(batch, *, generator, device, dtype, **sizes, **scenario)``
-    draws features (:mod:`~designer.wireless.scenarios`), ``objective(features, actions)`` is the
+    """A problem of the papers (it implements :mod:`designer.problem`'s contract):
+    ``sampler(batch, *, generator, device, dtype, **sizes, **scenario)`` draws features (:mod:`~designer.wireless.scenarios`), ``objective(features, actions)`` is the
     sum rate (bits/s/Hz, ``(batch,)``), ``solver(features, **options)`` the numerical reference.
 
     ``default_sizes``: the papers' sizes, used where ``--size`` gives none (their symbols are the

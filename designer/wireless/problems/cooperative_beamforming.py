@@ -29,7 +29,8 @@ class CooperativeScenario(Scenario):
 problem = WirelessProblem(
     "cooperative_beamforming", sample_cooperative_beamforming, sum_rate_cooperative_beamforming,
     wmmse_cooperative_beamforming, ("p_max", "sigma", "H"), ("V",),
-    "ENGNN eqs. (13)-(16); references WMMSE and gradient projection", CooperativeScenario, default_sizes={"M": 5, "K": 2, "N": 2},
+    "ENGNN eqs. (13)-(16); references WMMSE and gradient projection", CooperativeScenario,
+    default_sizes={"M": 5, "K": 2, "N": 2},
     solvers={"gradient_projection": gradient_projection_cooperative_beamforming},
     augment=augment_cooperative_beamforming, warm_start=edge_beams,
     model_presets={"engnn": {"layers": 2, "hidden": 64}})

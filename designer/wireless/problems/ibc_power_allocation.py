@@ -29,5 +29,6 @@ class IBCScenario(Scenario):
 
 problem = WirelessProblem(
     "ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation, wmmse_ibc_power_allocation,
-    ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE", IBCScenario, default_sizes={"B": 5, "Q": 2},
+    ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE", IBCScenario,
+    default_sizes={"B": 5, "Q": 2},
     model_presets={"engnn": {"layers": 1, "hidden": 32}})

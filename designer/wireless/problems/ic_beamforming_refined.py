@@ -34,7 +34,8 @@ def refined(options: RefinedOptions) -> WirelessProblem:
         partial(wmmse_ic_beamforming_refined, **n), ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
         f"ENGNN eqs. (2)-(6), the structured beams refined by {options.inner_iterations} WMMSE "
         f"iteration{'s' * (options.inner_iterations > 1)} inside the model; reference WMMSE", ICScenario,
-        default_sizes={"K": 20, "N": 2}, imitation=partial(imitation_ic_beamforming_refined, **n), augment=augment_ic_beamforming,
+        default_sizes={"K": 20, "N": 2}, imitation=partial(imitation_ic_beamforming_refined, **n),
+        augment=augment_ic_beamforming,
         decode=partial(decode_ic_beamforming_refined, **n), model_presets={"engnn": ENGNN_PRESET},
         Options=RefinedOptions, options=options, variant=refined)
 

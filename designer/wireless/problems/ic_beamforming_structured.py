@@ -14,7 +14,8 @@ from .ic_beamforming_node import ENGNN_PRESET, ICScenario
 problem = WirelessProblem(
     "ic_beamforming_structured", sample_ic_beamforming_edge, sum_rate_ic_beamforming_structured,
     wmmse_ic_beamforming_structured, ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
-    "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE", ICScenario, default_sizes={"K": 20, "N": 2},
+    "ENGNN eqs. (2)-(6), beams in the form of WMMSE's update; reference WMMSE", ICScenario,
+    default_sizes={"K": 20, "N": 2},
     imitation=imitation_ic_beamforming_structured, augment=augment_ic_beamforming,
     decode=decode_ic_beamforming_structured, warm_start=ic_pair_beams, refine_offset=1,
     model_presets={"engnn": ENGNN_PRESET})
