@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
             "(noise_dbm=-89), a word, or a range LO:HI where the parameter takes one (field=900:2000)",
         metavar="KEY=VALUE", parse="scenario")
     problem_options: dict[str, Any] = option(
-        {}, "a parameter of the problem's Options (repeatable), e.g. inner_iterations=3 for ic_beamforming_refined",
+        {}, "a parameter of the problem's Options (repeatable), e.g. inner_iterations=3",
         flag="--problem-option", metavar="KEY=VALUE", parse="option")
     data: Optional[str] = option(None, "train on the feature tensors of a .pt or .npz file instead of the "
                                        "problem's samples (the last --val-samples validate; designer/data.py)",
