@@ -145,8 +145,12 @@ def find_indistinguishable(structure: Structure) -> tuple[Indistinguishable, ...
     return tuple(out)
 
 
-def witness_breakers(graph: TypedGraph, candidates: tuple[EdgeType, ...], witness) -> tuple[EdgeType, ...]:
-    """Candidate edge orbits the witness does not preserve: adding one removes that witness."""
+def witness_breakers(graph: TypedGraph, candidates: tuple[EdgeType, ...], witness,
+                     generic: Instance | None = None) -> tuple[EdgeType, ...]:
+    """Candidate edge orbits the witness does not preserve (adding one removes that witness),
+    fewest edges first at the ``generic`` instance (default: the graph's own), then by name, so
+    that the choice does not depend on the check sizes (at two groups "different group" and
+    "same group" edges are equally many; from three on, membership edges are fewer)."""
     out = []
     for et in candidates:
         u, v = edge_pairs(graph.instance, et)
@@ -154,8 +158,20 @@ def witness_breakers(graph: TypedGraph, candidates: tuple[EdgeType, ...], witnes
         moved = {tuple(sorted((witness[a], witness[b]))) for a, b in pairs}
         if moved != {tuple(sorted(p)) for p in pairs}:
             out.append(et)
-    counts = {et.name: len(edge_pairs(graph.instance, et)[0]) for et in out}
-    return tuple(sorted(out, key=lambda e: counts[e.name]))
+    at = generic or graph.instance
+    counts = {et.name: len(edge_pairs(at, et)[0]) for et in out}
+    return tuple(sorted(out, key=lambda e: (counts[e.name], e.name)))
+
+
+def _without_unneeded_s4new(instance, vts, ets, group, graph, certificate):
+    """(edge types, graph, certificate) without the S4new edge types that the edges added by
+    ``auto_edges`` made unnecessary (the certificate holds without them)."""
+    for et in [e for e in ets if e.origin == "S4new"]:
+        trial = tuple(e for e in ets if e is not et)
+        trial_graph, trial_certificate = _certify_edges(instance, vts, trial, group)
+        if trial_certificate.holds:
+            ets, graph, certificate = trial, trial_graph, trial_certificate
+    return ets, graph, certificate
 
 
 def _certify_edges(instance, vts, ets, group, stop_at_witness: bool = False) -> tuple[TypedGraph, Certificate]:
@@ -221,9 +237,10 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
         if extra:
             ets, s4new = ets + extra, True
             graph, certificate = _certify_edges(instance, vts, ets, group)
+    generic_instance = Instance(structure, {**sizes, **structure.generic_sizes()})
     while not certificate.holds:
         candidates = candidate_edge_types(structure, ets, _moved_types(graph, certificate.witness))
-        suggestions = witness_breakers(graph, candidates, certificate.witness)
+        suggestions = witness_breakers(graph, candidates, certificate.witness, generic_instance)
         if not auto_edges or not suggestions:
             if certificate.aut_order is None:  # stopped at its witness: the report needs |Aut|
                 certificate = certify(graph, group)
@@ -234,8 +251,11 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
         added.append(suggestions[0].name)
         # Between added edges only the witness matters (the next edge breaks it), not |Aut|.
         graph, certificate = _certify_edges(instance, vts, ets, group, stop_at_witness=True)
+    if added and s4new:
+        ets, graph, certificate = _without_unneeded_s4new(instance, vts, ets, group, graph, certificate)
+        s4new = any(e.origin == "S4new" for e in ets)
 
-    generic = TypedGraph(Instance(structure, {**sizes, **structure.generic_sizes()}), vts, ets)
+    generic = TypedGraph(generic_instance, vts, ets)
     archs = architectures(vts, generic)
     breaking = None
     broken = tuple((a.name, a.broken) for a in structure.axes if a.broken)

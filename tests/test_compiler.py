@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import designer
 from designer.compiler import CertificateFailure, compile_file, compile_spec
 from designer.spec import parse_spec
 from specs_for_tests import HYBRID_UNBROKEN, RELATED_NO_EDGES
@@ -101,3 +102,34 @@ def test_report_states_the_group_of_each_variant():
     hybrid = compile_file(SPECS / "hybrid_precoding.yaml")
     assert merged_edge_types(hybrid) == []
     assert "G' = S_N_t × (S_N_r ≀ S_K)" in dict(variant_groups(hybrid))["full (default)"]
+
+
+GROUPED = """
+name: grouped
+sets:
+  group: {size: G}
+  UE: {size: U, parent: group}
+tensors:
+  h: {role: feature, dims: [UE]}
+  w: {role: feature, dims: [group]}
+  p: {role: action, dims: [UE]}
+check_sizes: {G: 2, U: 2}
+"""
+
+
+@pytest.mark.parametrize("groups", [2, 3, 4])
+def test_auto_edges_choose_the_same_repair_at_every_check_size(groups):
+    """Fewest edges at generic sizes: membership edges (G·U), not "different group" edges
+    (G(G−1)·U, as many at two groups); the S4new edges they make unnecessary are dropped."""
+    c = compile_spec(parse_spec(GROUPED), {"G": groups}, auto_edges=True)
+    assert c.certificate.holds and c.auto_edges == ("group_UE_same_group",)
+    assert [e.name for e in c.edge_types] == ["group_UE_same_group"] and not c.s4new_applied
+
+
+def test_build_honours_auto_edges(tmp_path):
+    spec = tmp_path / "grouped.yaml"
+    spec.write_text(GROUPED)
+    with pytest.raises(CertificateFailure):
+        designer.build(spec, arch="vertex", hidden=4)
+    model = designer.build(spec, arch="vertex", hidden=4, auto_edges=True)
+    assert [e.name for e in model.plan.edge_types] == ["group_UE_same_group"]
