@@ -38,12 +38,12 @@ def plan_from_compilation(c: Compilation) -> rp.Plan:
     s = c.structure
     return rp.Plan(
         name=c.spec.name,
-        axes=tuple(rp.Axis(a.name, a.size, a.parent, a.broken) for a in s.axes),
-        sets=tuple(rp.Set(x.name, x.path, x.related) for x in s.sets),
-        vertex_types=tuple(rp.VertexType(v.name, v.path, v.features, v.actions) for v in c.vertex_types),
+        axes=s.axes,
+        sets=s.sets,
+        vertex_types=c.vertex_types,
         edge_types=tuple(rp.EdgeType(e.name, e.sets, e.shared, e.agree, e.predicate, e.origin, e.features, e.actions)
                          for e in c.edge_types),
-        tensors=tuple(rp.Tensor(t.name, t.role, t.dims, t.channels, t.dtype, t.support) for t in s.tensors),
+        tensors=s.tensors,
         constraints=tuple(_constraint(k) for k in c.spec.constraints),
         architectures=tuple(rp.Architecture(name, tuple((p.target, p.source, p.edge) for p in a.vertex_processors),
                                             tuple((p.target, p.through, p.neighbour) for p in a.edge_processors),

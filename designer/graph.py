@@ -15,17 +15,8 @@ from functools import cached_property
 import numpy as np
 
 from .group import Instance
+from .runtime.plan import VertexType
 from .structure import Structure
-
-
-@dataclass(frozen=True)
-class VertexType:
-    """S1new: a set that indexes some tensor; one-set tensors are its features and actions."""
-
-    name: str
-    path: tuple[str, ...]
-    features: tuple[str, ...]
-    actions: tuple[str, ...]
 
 
 @dataclass(frozen=True)

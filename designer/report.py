@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .compiler import Compilation, CertificateFailure, decimal
-from .structure import TensorInfo
+from .runtime.plan import Tensor
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -19,7 +19,7 @@ def _sizes(c: Compilation) -> str:
     return ", ".join(f"{k}={v}" for k, v in c.sizes.items())
 
 
-def _tensor_shape(c: Compilation, t: TensorInfo) -> str:
+def _tensor_shape(c: Compilation, t: Tensor) -> str:
     axes = [str(c.structure.axis(a).size) for d in t.dims for a in c.structure.set(d).path]
     if t.channels is not None:
         axes.append(str(t.channels))
@@ -35,7 +35,8 @@ def to_markdown(c: Compilation) -> str:
     lines += [f"Check instance: {_sizes(c)}.", ""]
     lines += ["## Sets (axis forest)", ""]
     lines += _table(["set", "path of axes", "related", "vertex type"],
-                    [[x.name, " ⊃ ".join(x.path), ", ".join(x.related), "yes" if x.is_vertex_type else "no (parent only)"]
+                    [[x.name, " ⊃ ".join(x.path), ", ".join(x.related),
+                      "yes" if c.structure.is_vertex_type(x.name) else "no (parent only)"]
                      for x in s.sets])
     lines += ["", "## Vertex types (S1new)", ""]
     lines += _table(["vertex type", "count", "features", "actions"],
@@ -157,7 +158,7 @@ def to_json_data(c: Compilation) -> dict:
         "name": c.spec.name,
         "sizes": dict(c.sizes),
         "sets": [{"name": x.name, "path": list(x.path), "related": list(x.related),
-                  "vertex_type": x.is_vertex_type} for x in c.structure.sets],
+                  "vertex_type": c.structure.is_vertex_type(x.name)} for x in c.structure.sets],
         "group": {"formula": c.group.formula, "order_formula": c.group.order_formula,
                   "order": decimal(c.group.order), "log10_order": round(c.group.log10_order, 6),
                   "generators": c.group.generators},

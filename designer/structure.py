@@ -13,42 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .runtime.plan import Axis, Set, Tensor
 from .spec import SpecError, Spec
-
-
-@dataclass(frozen=True)
-class Axis:
-    """An index axis: ``size`` elements per index of its ``parent`` axis (None for a root)."""
-
-    name: str
-    size: int | str
-    parent: str | None
-    broken: str | None = None  # declared symmetry breaking: "index" | "random"
-
-    def size_at(self, sizes: dict[str, int]) -> int:
-        return self.size if isinstance(self.size, int) else sizes[self.size]
-
-
-@dataclass(frozen=True)
-class SetInfo:
-    """A set of the spec with its path of axes; ``is_vertex_type`` per S1new."""
-
-    name: str
-    path: tuple[str, ...]
-    related: tuple[str, ...]
-    is_vertex_type: bool
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """A tensor signature: ``dims`` are set names; ``support`` is "all" or "matched"."""
-
-    name: str
-    role: str  # "feature" | "action"
-    dims: tuple[str, ...]
-    channels: int | str | None
-    dtype: str
-    support: str
 
 
 @dataclass(frozen=True)
@@ -57,14 +23,18 @@ class Structure:
 
     name: str
     axes: tuple[Axis, ...]
-    sets: tuple[SetInfo, ...]
-    tensors: tuple[TensorInfo, ...]
+    sets: tuple[Set, ...]
+    tensors: tuple[Tensor, ...]
     symbols: tuple[str, ...]
+    vertex_sets: frozenset[str] = frozenset()  # S1new: the sets some tensor is indexed by
+
+    def is_vertex_type(self, name: str) -> bool:
+        return name in self.vertex_sets
 
     def axis(self, name: str) -> Axis:
         return self._axis_index[name]
 
-    def set(self, name: str) -> SetInfo:
+    def set(self, name: str) -> Set:
         return self._set_index[name]
 
     @cached_property
@@ -72,7 +42,7 @@ class Structure:
         return {a.name: a for a in self.axes}
 
     @cached_property
-    def _set_index(self) -> dict[str, SetInfo]:
+    def _set_index(self) -> dict[str, Set]:
         return {s.name: s for s in self.sets}
 
     @cached_property
@@ -97,17 +67,17 @@ class Structure:
         return {parent: tuple(axes) for parent, axes in out.items()}
 
     @cached_property
-    def vertex_types_on_axis(self) -> dict[str, tuple[SetInfo, ...]]:
+    def vertex_types_on_axis(self) -> dict[str, tuple[Set, ...]]:
         """The vertex types whose path runs through each axis."""
-        out: dict[str, list[SetInfo]] = {a.name: [] for a in self.axes}
+        out: dict[str, list[Set]] = {a.name: [] for a in self.axes}
         for s in self.vertex_types:
             for a in s.path:
                 out[a].append(s)
         return {axis: tuple(types) for axis, types in out.items()}
 
     @cached_property
-    def vertex_types(self) -> tuple[SetInfo, ...]:
-        return tuple(s for s in self.sets if s.is_vertex_type)
+    def vertex_types(self) -> tuple[Set, ...]:
+        return tuple(s for s in self.sets if s.name in self.vertex_sets)
 
     def shared_axes(self, a: str, b: str) -> tuple[str, ...]:
         """Longest common prefix of the two sets' paths (the axes they share)."""
@@ -221,14 +191,13 @@ def build_structure(spec: Spec, file: str | Path | None = None) -> Structure:
         if name not in used and name not in parents:
             raise SpecError("set is not used by any tensor nor as a parent", f"sets.{name}", file)
 
-    sets = tuple(SetInfo(name, paths[class_of[name]],
-                         tuple(m for m in classes[class_of[name]] if m != name), name in used)
+    sets = tuple(Set(name, paths[class_of[name]], tuple(m for m in classes[class_of[name]] if m != name))
                  for name in spec.sets)
     for name, s in spec.sets.items():
         if s.break_symmetry and name not in used:
             raise SpecError("symmetry breaking is declared for a set without vertices",
                             f"sets.{name}.break_symmetry", file)
-    tensors = tuple(TensorInfo(name, t.role, tuple(t.dims), t.channels, t.dtype, t.support)
+    tensors = tuple(Tensor(name, t.role, tuple(t.dims), t.channels, t.dtype, t.support)
                     for name, t in spec.tensors.items())
     roots = {s.name: s.path[0] for s in sets}
     for t in tensors:
@@ -238,4 +207,4 @@ def build_structure(spec: Spec, file: str | Path | None = None) -> Structure:
     symbols = tuple(dict.fromkeys([a.size for a in axes.values() if isinstance(a.size, str)]
                                   + [t.channels for t in tensors if isinstance(t.channels, str)]))
     ordered_axes = tuple(axes[p] for p in dict.fromkeys(a for s in sets for a in s.path))
-    return Structure(spec.name, ordered_axes, sets, tensors, symbols)
+    return Structure(spec.name, ordered_axes, sets, tensors, symbols, frozenset(used))

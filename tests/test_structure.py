@@ -10,7 +10,7 @@ from specs_for_tests import HYBRID_UNBROKEN, MCMU
 def test_related_sets_share_a_path_and_nesting_appends():
     s = build_structure(parse_spec(MCMU))
     assert s.set("AN").path == s.set("UE").path == ("cell", "pair")
-    assert s.set("cell").path == ("cell",) and not s.set("cell").is_vertex_type
+    assert s.set("cell").path == ("cell",) and not s.is_vertex_type("cell")
     assert s.shared_axes("AN", "UE") == ("cell", "pair")
     assert [a.name for a in s.axes] == ["cell", "pair"]
     assert s.axis("pair").parent == "cell"

@@ -31,6 +31,10 @@ class Axis:
     parent: str | None = None
     broken: str | None = None
 
+    def size_at(self, sizes: Mapping[str, int]) -> int:
+        """The axis's size: its literal size, or its symbol's value in ``sizes``."""
+        return self.size if isinstance(self.size, int) else sizes[self.size]
+
 
 @dataclass(frozen=True)
 class Set:
