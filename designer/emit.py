@@ -41,8 +41,7 @@ def plan_from_compilation(c: Compilation) -> rp.Plan:
         axes=s.axes,
         sets=s.sets,
         vertex_types=c.vertex_types,
-        edge_types=tuple(rp.EdgeType(e.name, e.sets, e.shared, e.agree, e.predicate, e.origin, e.features, e.actions)
-                         for e in c.edge_types),
+        edge_types=c.edge_types,
         tensors=s.tensors,
         constraints=tuple(_constraint(k) for k in c.spec.constraints),
         architectures=tuple(rp.Architecture(name, tuple((p.target, p.source, p.edge) for p in a.vertex_processors),

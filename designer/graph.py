@@ -15,43 +15,21 @@ from functools import cached_property
 import numpy as np
 
 from .group import Instance
-from .runtime.plan import VertexType
+from .runtime.plan import EdgeType, VertexType
 from .structure import Structure
 
 
-@dataclass(frozen=True)
-class EdgeType:
-    """S2new: the G-orbit of pairs (u in ``sets[0]``, v in ``sets[1]``) whose indices agree on
-    the first ``agree`` of the ``shared`` axes and differ on the next one (if any)."""
-
-    name: str
-    sets: tuple[str, str]
-    shared: tuple[str, ...]
-    agree: int
-    origin: str = "tensor"  # "tensor" | "S4new" | "auto"
-    features: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-
-    @property
-    def pattern(self) -> tuple[str, str, int]:
-        return (*self.sets, self.agree)
-
-    @property
-    def is_loop(self) -> bool:
-        """A pair of a vertex with itself (the diagonal of a tensor over the same set twice)."""
-        return self.sets[0] == self.sets[1] and self.agree == len(self.shared)
-
-    @property
-    def predicate(self) -> str:
-        """The orbit as words, e.g. ``same cell; different pair``."""
-        if not self.shared:
-            return "every pair"
-        if self.is_loop:
-            return "the same element"
-        if self.agree == len(self.shared):
-            return "same " + ", ".join(self.shared)
-        same = f"same {', '.join(self.shared[:self.agree])}; " if self.agree else ""
-        return f"{same}different {self.shared[self.agree]}"
+def predicate_text(shared: tuple[str, ...], agree: int, loop: bool) -> str:
+    """An edge orbit as words, e.g. ``same cell; different pair`` (an :class:`EdgeType`'s
+    ``predicate``)."""
+    if not shared:
+        return "every pair"
+    if loop:
+        return "the same element"
+    if agree == len(shared):
+        return "same " + ", ".join(shared)
+    same = f"same {', '.join(shared[:agree])}; " if agree else ""
+    return f"{same}different {shared[agree]}"
 
 
 def pattern_name(sets: tuple[str, str], shared: tuple[str, ...], agree: int) -> str:
@@ -66,7 +44,9 @@ def pattern_name(sets: tuple[str, str], shared: tuple[str, ...], agree: int) -> 
 
 def make_edge_type(structure: Structure, a: str, b: str, agree: int, origin: str = "tensor") -> EdgeType:
     shared = structure.shared_axes(a, b)
-    return EdgeType(pattern_name((a, b), shared, agree), (a, b), shared, agree, origin)
+    loop = a == b and agree == len(shared)
+    return EdgeType(pattern_name((a, b), shared, agree), (a, b), shared, agree, predicate_text(shared, agree, loop),
+                    origin)
 
 
 def vertex_types(structure: Structure) -> tuple[VertexType, ...]:

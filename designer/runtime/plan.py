@@ -57,8 +57,9 @@ class VertexType:
 
 @dataclass(frozen=True)
 class EdgeType:
-    """S2new: pairs (u in ``sets[0]``, v in ``sets[1]``) whose indices agree on the first
-    ``agree`` of the ``shared`` axes and differ on the next one (if any)."""
+    """S2new: the G-orbit of pairs (u in ``sets[0]``, v in ``sets[1]``) whose indices agree on
+    the first ``agree`` of the ``shared`` axes and differ on the next one (if any); ``predicate``
+    says so in words; ``origin`` is "tensor", "S4new" or "auto"."""
 
     name: str
     sets: tuple[str, str]
@@ -73,6 +74,11 @@ class EdgeType:
     def is_loop(self) -> bool:
         """A pair of a vertex with itself (the diagonal of a tensor over one set twice)."""
         return self.sets[0] == self.sets[1] and self.agree == len(self.shared)
+
+    @property
+    def pattern(self) -> tuple[str, str, int]:
+        """(first set, second set, agree): what identifies the orbit."""
+        return (*self.sets, self.agree)
 
 
 @dataclass(frozen=True)
