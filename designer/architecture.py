@@ -13,63 +13,14 @@ cannot drop a processor a larger deployment needs; :func:`realised` counts what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
 from .graph import EdgeType, TypedGraph, VertexType, edge_pairs
+from .runtime.plan import Architecture, EdgeProcessor, VertexProcessor
 
 # The models a spec compiles to: Zhao Prop. 1, Prop. 2, ENGNN (both), and the no-graph baseline.
 ARCHITECTURES = ("vertex", "edge", "vertex_edge", "fnn")
-
-
-@dataclass(frozen=True, order=True)
-class VertexProcessor:
-    """q shared by (target vertex type, source vertex type, edge type) — Prop. 1 (C1)."""
-
-    target: str
-    source: str
-    edge: str
-
-    def __str__(self) -> str:
-        return f"{self.target} <- {self.source} via {self.edge}"
-
-
-@dataclass(frozen=True, order=True)
-class EdgeProcessor:
-    """q shared by (updated edge type, shared vertex type, neighbouring edge type) — Prop. 2 (C1)."""
-
-    target: str
-    through: str
-    neighbour: str
-
-    def __str__(self) -> str:
-        return f"{self.target} <- {self.neighbour} through {self.through}"
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """One architecture's sharing table: processors, poolers and combiners (by target type)."""
-
-    name: str  # "vertex" | "edge" | "vertex_edge"
-    vertex_processors: tuple[VertexProcessor, ...]
-    edge_processors: tuple[EdgeProcessor, ...]
-    vertex_targets: tuple[str, ...]  # vertex types updated by the layer: one combiner each
-    edge_targets: tuple[str, ...]  # edge types updated by the layer: one combiner each
-
-    @property
-    def processors(self) -> tuple:
-        return self.vertex_processors + self.edge_processors
-
-    @property
-    def poolers(self) -> tuple[str, ...]:
-        """Prop. 1-2 (C2): one pooler per updated type that receives messages."""
-        receiving = {p.target for p in self.processors}
-        return tuple(t for t in self.combiners if t in receiving)
-
-    @property
-    def combiners(self) -> tuple[str, ...]:
-        return self.vertex_targets + self.edge_targets
 
 
 def vertex_processors(edge_types: tuple[EdgeType, ...]) -> tuple[VertexProcessor, ...]:

@@ -44,10 +44,7 @@ def plan_from_compilation(c: Compilation) -> rp.Plan:
         edge_types=c.edge_types,
         tensors=s.tensors,
         constraints=tuple(_constraint(k) for k in c.spec.constraints),
-        architectures=tuple(rp.Architecture(name, tuple((p.target, p.source, p.edge) for p in a.vertex_processors),
-                                            tuple((p.target, p.through, p.neighbour) for p in a.edge_processors),
-                                            a.vertex_targets, a.edge_targets)
-                            for name, a in c.architectures.items()),
+        architectures=tuple(c.architectures.values()),
         sizes=dict(c.sizes),
         group=c.group.formula,
         reduced_group=c.symmetry_breaking.group.formula if c.symmetry_breaking else "",

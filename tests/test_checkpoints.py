@@ -129,3 +129,14 @@ def test_a_checkpoint_loads_with_the_runtime_alone(tmp_path, monkeypatch):
     model, _ = load_model(tmp_path / "run")
     assert model.plan.name == "mcmu_power_allocation"
     assert evaluate(str(tmp_path / "run"), samples=4)["rows"][0]["model_objective"] > 0
+
+
+@pytest.mark.parametrize("spec", sorted(p.stem for p in (ROOT / "specs").glob("*.yaml")))
+def test_every_plan_survives_a_data_only_checkpoint(tmp_path, spec):
+    from designer.compiler import compile_file
+    from designer.emit import plan_from_compilation
+    from designer.runtime.plan import plan_data, plan_from_data
+
+    plan = plan_from_compilation(compile_file(ROOT / "specs" / f"{spec}.yaml"))
+    torch.save({"plan": plan_data(plan)}, tmp_path / "plan.pt")
+    assert plan_from_data(torch.load(tmp_path / "plan.pt", weights_only=True)["plan"]) == plan

@@ -11,9 +11,9 @@ expressions such as ``1/sqrt(N_t)`` stay text, evaluated per call by :func:`eval
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Mapping, Union
+from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple, Union
 
 if TYPE_CHECKING:
     from ..limits import Limits
@@ -104,17 +104,53 @@ class Constraint:
     through: str | None = None
 
 
+class VertexProcessor(NamedTuple):
+    """q shared by (target vertex type, source vertex type, edge type) — Zhao Prop. 1 (C1)."""
+
+    target: str
+    source: str
+    edge: str
+
+    def __str__(self) -> str:
+        return f"{self.target} <- {self.source} via {self.edge}"
+
+
+class EdgeProcessor(NamedTuple):
+    """q shared by (updated edge type, shared vertex type, neighbouring edge type) — Prop. 2 (C1)."""
+
+    target: str
+    through: str
+    neighbour: str
+
+    def __str__(self) -> str:
+        return f"{self.target} <- {self.neighbour} through {self.through}"
+
+
 @dataclass(frozen=True)
 class Architecture:
-    """One sharing table (Zhao Prop. 1/2). Vertex processors are (target vertex type, source
-    vertex type, edge type); edge processors are (updated edge type, shared vertex type,
-    neighbouring edge type). Targets get one pooler and one combiner each."""
+    """One sharing table (Zhao Prop. 1/2): vertex processors (target vertex type, source vertex
+    type, edge type), edge processors (updated edge type, shared vertex type, neighbouring edge
+    type); targets get one pooler and one combiner each."""
 
     name: str
-    vertex_processors: tuple[tuple[str, str, str], ...] = ()
-    edge_processors: tuple[tuple[str, str, str], ...] = ()
+    vertex_processors: tuple[VertexProcessor, ...] = ()
+    edge_processors: tuple[EdgeProcessor, ...] = ()
     vertex_targets: tuple[str, ...] = ()
     edge_targets: tuple[str, ...] = ()
+
+    @property
+    def processors(self) -> tuple:
+        return self.vertex_processors + self.edge_processors
+
+    @property
+    def poolers(self) -> tuple[str, ...]:
+        """Prop. 1-2 (C2): one pooler per updated type that receives messages."""
+        receiving = {p[0] for p in self.processors}
+        return tuple(t for t in self.combiners if t in receiving)
+
+    @property
+    def combiners(self) -> tuple[str, ...]:
+        return self.vertex_targets + self.edge_targets
 
 
 @dataclass(frozen=True)
@@ -361,7 +397,16 @@ _PARTS = {"axes": Axis, "sets": Set, "vertex_types": VertexType, "edge_types": E
 
 def plan_data(plan: Plan) -> dict:
     """``plan`` as nested dicts, tuples, strings and numbers (:func:`plan_from_data` inverts it)."""
-    return asdict(plan)
+    return _plain(asdict(plan))
+
+
+def _plain(value):
+    """Named tuples (the processors) as plain tuples: a checkpoint holds no classes."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 def plan_from_data(data: Mapping) -> Plan:
@@ -369,6 +414,10 @@ def plan_from_data(data: Mapping) -> Plan:
     try:
         parts = {name: tuple(kind(**{k: _tuples(v) for k, v in item.items()}) for item in data[name])
                  for name, kind in _PARTS.items()}
+        parts["architectures"] = tuple(
+            replace(a, vertex_processors=tuple(VertexProcessor(*p) for p in a.vertex_processors),
+                    edge_processors=tuple(EdgeProcessor(*p) for p in a.edge_processors))
+            for a in parts["architectures"])
         rest = {k: v for k, v in data.items() if k not in _PARTS}
         return Plan(**parts, **{k: dict(v) if k == "sizes" else v for k, v in rest.items()})
     except (KeyError, TypeError, AttributeError) as exc:
