@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .compiler import Compilation, CertificateFailure, decimal
-from .runtime.plan import Tensor
+from .emit import plan_from_compilation
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -19,16 +19,9 @@ def _sizes(c: Compilation) -> str:
     return ", ".join(f"{k}={v}" for k, v in c.sizes.items())
 
 
-def _tensor_shape(c: Compilation, t: Tensor) -> str:
-    axes = [str(c.structure.axis(a).size) for d in t.dims for a in c.structure.set(d).path]
-    if t.channels is not None:
-        axes.append(str(t.channels))
-    return "(batch, " + ", ".join(axes) + ")"
-
-
 def to_markdown(c: Compilation) -> str:
     """The compile report: types, group, certificate, notes and architecture tables."""
-    s = c.structure
+    s, plan = c.structure, plan_from_compilation(c)
     lines = [f"# {c.spec.name}", ""]
     if c.spec.description:
         lines += [c.spec.description.strip(), ""]
@@ -48,7 +41,7 @@ def to_markdown(c: Compilation) -> str:
                       ", ".join(e.features), ", ".join(e.actions)] for e in c.edge_types])
     lines += ["", "## Features and actions", ""]
     lines += _table(["tensor", "role", "dims", "shape", "dtype", "support"],
-                    [[t.name, t.role, ", ".join(t.dims), _tensor_shape(c, t), t.dtype, t.support]
+                    [[t.name, t.role, ", ".join(t.dims), plan.shape_text(t.name), t.dtype, t.support]
                      for t in s.tensors])
     if c.spec.constraints:
         lines += ["", "Constraints enforced by the read-out:", ""]
@@ -150,6 +143,8 @@ def _notes(c: Compilation) -> list[str]:
 
 def to_json_data(c: Compilation) -> dict:
     """The ``--format json`` object (stable keys; exact integers as decimal strings)."""
+    plan = plan_from_compilation(c)
+
     def cert(x):
         return {"verdict": x.verdict, "aut_order": decimal(x.aut_order), "group_order": decimal(x.group_order),
                 "base_length": x.base_length, "search_calls": x.search_calls, "witness": x.witness_text}
@@ -172,7 +167,7 @@ def to_json_data(c: Compilation) -> dict:
                         "origin": e.origin, "features": list(e.features), "actions": list(e.actions)}
                        for e in c.edge_types],
         "tensors": [{"name": t.name, "role": t.role, "dims": list(t.dims), "channels": t.channels,
-                     "dtype": t.dtype, "support": t.support, "shape": _tensor_shape(c, t)}
+                     "dtype": t.dtype, "support": t.support, "shape": plan.shape_text(t.name)}
                     for t in c.structure.tensors],
         "constraints": [k.model_dump() for k in c.spec.constraints],
         "indistinguishable": [{"axis": i.axis, "sets": list(i.sets), "actions": list(i.actions)}
