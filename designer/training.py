@@ -77,6 +77,19 @@ def run_samples(config: TrainConfig, problem, model, n: int, seed: int, device: 
     return features, at
 
 
+def unused_parameters(model, problem, features: Mapping[str, torch.Tensor]) -> bool:
+    """Whether some parameter gets no gradient from the objective on ``features`` (a few
+    samples suffice). Every module built reaches an output, so this happens only for a processor
+    whose neighbourhoods are all empty at these sizes (not realised there, e.g. antenna–antenna
+    neighbours with two antennas per BS); DDP needs to know. The random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        few = {k: v[:2] for k, v in features.items()}
+        problem.objective(few, model(**few)).sum().backward()
+    unused = any(p.grad is None for p in model.parameters())
+    model.zero_grad(set_to_none=True)
+    return unused
+
+
 def check_features(model, features: Mapping[str, torch.Tensor], source: str) -> None:
     """Raise ValueError unless ``features`` fit the spec's tensor signatures (names, shapes,
     real or complex, the model's channel counts) and every sample is finite, naming ``source``,
@@ -339,13 +352,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, resu
         optimizer.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
     bare = model
+    train_set, val_set, sizes = _datasets(config, problem, bare, device)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        # A processor whose neighbourhoods are empty at the training sizes (not realised there,
-        # e.g. AN-AN neighbours with two antennas per BS) gets no gradient.
-        model = DistributedDataParallel(model, find_unused_parameters=True)
-    train_set, val_set, sizes = _datasets(config, problem, bare, device)
+        model = DistributedDataParallel(model, find_unused_parameters=unused_parameters(bare, problem, val_set))
     n_train = config.train_samples if train_set is None else next(iter(train_set.values())).shape[0]
     targets = None  # the reference's actions on train_set, while imitating
     bar = _Progress(config.epochs, start, progress and rank == 0, label(problem))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import designer
 from designer.cli import main
 from designer.evaluation import MODEL_PASSES, _timed, evaluate, load_model, plot_sweep
 from designer import training
@@ -568,3 +569,19 @@ def test_reference_speedup_interleaves_models_and_reference(tmp_path, mcmu_run):
         assert m["speedup"] == pytest.approx(result["reference"]["ms_per_sample_median"] / m["ms_per_sample_median"])
         per_round = m["speedup_per_round"]
         assert 0 < per_round["fewest"] <= per_round["median"] <= per_round["most"]
+
+
+def test_ddp_is_told_of_unused_parameters_only_when_some_processor_is_not_realised():
+    from designer.training import unused_parameters
+
+    mcmu = load("mcmu_power_allocation")
+    model = designer.build(SPEC, arch="vertex_edge", sizes={"M": 2, "K": 3}, hidden=4, layers=1)
+    features = sample(mcmu, 4, {"M": 2, "K": 3}, 0, "cpu", mcmu.Scenario())
+    state = torch.random.get_rng_state()
+    assert not unused_parameters(model, mcmu, features)
+    assert torch.equal(state, torch.random.get_rng_state()) and all(p.grad is None for p in model.parameters())
+    comp = load("comp_jt")  # two antennas per BS: an antenna's only same-BS neighbour is itself-excluded
+    spec = ROOT / "specs" / "comp_jt.yaml"
+    model = designer.build(spec, arch="edge", sizes={"B": 3, "N": 2}, hidden=4, layers=1)
+    features = sample(comp, 4, {"B": 3, "N": 2}, 0, "cpu", comp.Scenario())
+    assert unused_parameters(model, comp, features)
