@@ -15,11 +15,11 @@ import traceback
 import typing
 from pathlib import Path
 
-from .architecture import ARCHITECTURES
 from .atomic import write_files
 from pydantic import ValidationError
 
 from .config import TrainConfig
+from .limits import Limits, parse_limit
 from .problem import ProblemError, label, resolve
 from .spec import SpecError, json_schema, load_spec
 
@@ -49,7 +49,6 @@ def _parse_size(text: str) -> tuple[str, int]:
 def _compile(args) -> int:
     from .compiler import CertificateFailure, compile_file
     from .draw import draw
-    from .limits import Limits
     from .emit import emit_module
     from .report import failure_text, to_json, to_markdown
 
@@ -85,8 +84,6 @@ def _compile(args) -> int:
 
 
 def _parse_limit(text: str) -> tuple[str, int]:
-    from .limits import parse_limit
-
     try:
         return parse_limit(text)
     except ValueError as exc:

@@ -31,7 +31,7 @@ def load_data(path: str | Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: a data file is a .pt or .npz file of feature tensors (see designer.data)")
     if not path.is_file():
         raise ValueError(f"{path}: no such data file")
-    data = _read_npz(path) if path.suffix == ".npz" else _read_pt(path)
+    data = _read_npz(path) if path.suffix == ".npz" else read_torch(path, "torch file of feature tensors")
     if not isinstance(data, dict) or not data:
         raise ValueError(f"{path}: expected a dict of feature name -> tensor, got {type(data).__name__}")
     for name, value in data.items():
@@ -46,14 +46,17 @@ def load_data(path: str | Path) -> dict[str, torch.Tensor]:
     return {name: value.contiguous() for name, value in data.items()}
 
 
-def _read_pt(path: Path):
+def read_torch(path: Path, what: str):
+    """``torch.load(path, weights_only=True)``: tensors and plain data only, no code ever runs.
+    Anything else raises ValueError naming the file as not a ``what``."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise ValueError(f"{path}: not a torch file of tensors (truncated, or holding objects other than "
-                         "tensors, which are never loaded)") from None
-    except Exception as exc:  # a damaged archive
-        raise ValueError(f"{path}: not a readable torch file ({' '.join(str(exc).split())[:200]})") from None
+    except pickle.UnpicklingError:  # what weights_only refuses, and files that are no pickle at all
+        raise ValueError(f"{path}: not a {what} (not a torch file, truncated, or holding objects other than "
+                         "tensors and plain data, which are never loaded)") from None
+    except Exception as exc:  # torch raises several kinds for a damaged archive
+        raise ValueError(f"{path}: not a readable {what} ({' '.join(str(exc).split())[:200] or type(exc).__name__})") \
+            from None
 
 
 def _read_npz(path: Path) -> dict[str, torch.Tensor]:

@@ -16,7 +16,6 @@ import inspect
 import json
 import math
 import os
-import pickle
 import sys
 import time
 from functools import partial
@@ -27,7 +26,7 @@ import torch
 
 from .atomic import save_torch, write_files
 from .config import TrainConfig
-from .data import load_data, split
+from .data import load_data, read_torch, split
 from .problem import ProblemError, configured, label, load, parameters, part
 from .runtime.model import model_for
 from .runtime.plan import plan_data, plan_from_data
@@ -160,14 +159,7 @@ def load_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"no checkpoint at {path}")
     if not path.is_file():
         raise ValueError(f"{path}: not a regular file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # what weights_only refuses, and files that are no pickle at all
-        raise ValueError(f"{path}: not a gnn-design checkpoint (not a torch file, truncated, or holding objects "
-                         "other than tensors and plain data, which are never loaded)") from None
-    except Exception as exc:  # torch raises several kinds for a damaged archive
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise ValueError(f"{path}: not a readable gnn-design checkpoint ({reason})") from None
+    state = read_torch(path, "gnn-design checkpoint")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
     if missing:
         raise ValueError(f"{path}: not a gnn-design checkpoint (no {', '.join(missing)})")

@@ -2,7 +2,6 @@
 line; resume refuses another spec text, problem or objective unless told to go on anyway."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest

@@ -172,3 +172,23 @@ def test_every_shipped_spec_names_a_registered_problem():
     root = Path(__file__).resolve().parent.parent
     for spec in sorted((root / "specs").glob("*.yaml")):
         assert load_spec(spec).problem in SHIPPED, spec
+
+
+def test_subclassing_problem_gives_the_optional_parts_at_their_defaults(tmp_path):
+    from designer.problem import Problem, label, part
+
+    class Mine(Problem):
+        objective_name, unit = "energy efficiency", "bits/J"
+
+        def sample(self, batch, *, sizes, generator, device, dtype, scenario):
+            return {}
+
+        def objective(self, features, actions):
+            return torch.zeros(1)
+
+    mine = Mine()
+    assert part(mine, "reference") is None and part(mine, "alternatives") == {} and part(mine, "Scenario") is None
+    assert label(mine) == "energy efficiency (bits/J)" and label(object()) == "objective"
+    with pytest.raises(ProblemError, match="takes no scenario option"):
+        from designer.training import scenario_of
+        scenario_of(mine, {"x": 1})

@@ -15,7 +15,7 @@ from designer.compiler import compile_file
 from designer.group import DesiredGroup, Instance
 from designer.runtime import evaluate, parse_expression
 from designer.runtime.layers import Wanted, wanted_per_layer
-from designer.runtime.model import HetGNN, log_magnitude, outer_product_channels
+from designer.runtime.model import log_magnitude, outer_product_channels
 from designer.runtime.pyg import hetero_graph, to_hetero_data
 from designer.testing import assert_equivariant, random_features, tensor_shape
 from helpers_models import SPECS, load_generated, other_sizes, spec_path, tiny

@@ -6,8 +6,6 @@ import runpy
 import shlex
 from pathlib import Path
 
-import pytest
-
 from designer.cli import main
 
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorial.md"

@@ -13,7 +13,7 @@ come from ``sizes=`` or the sizes the model was built with); channel counts are 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from numbers import Integral
 from typing import Mapping
 

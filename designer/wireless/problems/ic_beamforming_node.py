@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Union
 
-from pydantic import Field
-
 from ..objectives import augment_ic_beamforming, ic_pair_beams, imitation_ic_beamforming, sum_rate_ic_beamforming_node
 from ..problem import Scenario, WirelessProblem
 from ..references import wmmse_ic_beamforming_node
