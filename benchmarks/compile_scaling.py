@@ -18,7 +18,8 @@ from pathlib import Path
 from designer.compiler import compile_file, compile_spec
 from designer.certificate import brute_force_automorphisms
 from designer.graph import TypedGraph
-from designer.group import DesiredGroup, Instance, sympy_group
+from designer.group import DesiredGroup, sympy_group
+from designer.runtime.instance import Instance
 from designer.spec import load_spec
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"

@@ -14,8 +14,9 @@ from .architecture import Architecture, architectures, realised
 from .certificate import Certificate, certify
 from .graph import (EdgeType, TypedGraph, VertexType, candidate_edge_types, edge_pairs,
                     edge_types_from_tensors, s4new_edge_types, vertex_types)
-from .group import DesiredGroup, Instance
+from .group import DesiredGroup
 from .limits import Limits
+from .runtime.instance import Instance
 from .spec import Spec, SpecError, load_spec
 from .structure import Structure, build_structure
 
@@ -265,7 +266,7 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
         breaking = SymmetryBreaking(broken, describe_group(structure, sizes, True), certify(individual, reduced))
     return Compilation(
         spec, structure, sizes, describe_group(structure, sizes), vts, ets,
-        vertex_counts={vt.name: len(instance.type_ranges[vt.name]) for vt in vts},
+        vertex_counts={vt.name: instance.counts[vt.name] for vt in vts},
         edge_counts={et.name: graph.edge_count(et) for et in ets},
         first_certificate=first, certificate=certificate, s4new_applied=s4new, auto_edges=tuple(added),
         indistinguishable=find_indistinguishable(structure), symmetry_breaking=breaking,

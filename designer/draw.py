@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from html import escape
 
 from .graph import TypedGraph, edge_pairs
-from .group import Instance
+from .runtime.instance import Instance
 
 MAX_VERTICES = 400  # above this a drawing is unreadable; refuse instead
 MAX_EDGES = 6000  # above this the edges of a drawing blur into one another

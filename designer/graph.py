@@ -3,8 +3,9 @@
 Edge types are the orbits of G on vertex pairs. With the axis forest an orbit is a
 size-independent predicate (docs/method.md, "S2new: edges and edge types"): the two vertex
 types plus how many of the axes their paths share carry equal indices before the first
-disagreement. :class:`EdgeType` stores that
-predicate; :func:`edge_pairs` realises it on an instance.
+disagreement. :class:`EdgeType` stores that predicate; :meth:`Instance.pairs
+<designer.runtime.instance.Instance.pairs>` realises it on an instance (one implementation,
+shared with the runtime) and :func:`edge_pairs` numbers those edges by vertex id.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .group import Instance
+from .runtime.instance import Instance
 from .runtime.plan import EdgeType, VertexType
 from .structure import Structure
 
@@ -126,25 +127,15 @@ def _unique_names(types: tuple[EdgeType, ...]) -> tuple[EdgeType, ...]:
     return tuple(out)
 
 
-def agreement_depth(instance: Instance, a: str, b: str) -> np.ndarray:
-    """``(n_a, n_b)`` matrix: leading shared axes on which the two vertices' indices agree."""
-    m = len(instance.structure.shared_axes(a, b))
-    ia, ib = instance.index_array(a)[:, :m], instance.index_array(b)[:, :m]
-    equal = ia[:, None, :] == ib[None, :, :]
-    return np.cumprod(equal, axis=2).sum(axis=2) if m else np.zeros((len(ia), len(ib)), dtype=np.int64)
-
-
 def edge_pairs(instance: Instance, et: EdgeType) -> tuple[np.ndarray, np.ndarray]:
-    """Vertex ids (u, v) of the pairs of edge type ``et`` on an instance (u < v within a type)."""
+    """Vertex ids ``(E,)`` (u, v) of the edges of type ``et`` on an instance, each unordered pair
+    once (u <= v within a type; u == v for a loop), first-endpoint major."""
     a, b = et.sets
-    mask = agreement_depth(instance, a, b) == et.agree
-    if a == b and not et.is_loop:
-        mask &= ~np.eye(len(mask), dtype=bool)
-        mask = np.triu(mask)
-    elif et.is_loop:
-        mask = np.eye(len(mask), dtype=bool)
-    ua, vb = np.nonzero(mask)
-    return ua + instance.type_ranges[a].start, vb + instance.type_ranges[b].start
+    u, v = instance.pairs(et)
+    if a == b:
+        keep = u <= v
+        u, v = u[keep], v[keep]
+    return u + instance.type_ranges[a].start, v + instance.type_ranges[b].start
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,9 +171,8 @@ class TypedGraph:
                 loops.setdefault(et.sets[0], []).append(et.name)
         keys = []
         for v in inst.vertices:
-            path = inst.structure.set(v.set).path
-            broken = tuple(i if inst.structure.axis(a).broken and self.individualise_broken else -1
-                           for a, i in zip(path, v.index))
+            broken = tuple(i if inst.axis(a).broken and self.individualise_broken else -1
+                           for a, i in zip(inst.paths[v.set], v.index))
             keys.append((v.set, tuple(loops.get(v.set, ())), broken))
         order = {k: i for i, k in enumerate(sorted(set(keys), key=repr))}
         return np.array([order[k] for k in keys], dtype=np.int64)

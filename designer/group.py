@@ -8,86 +8,14 @@ only to cross-check them on small instances (:func:`sympy_group`).
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
+from typing import Mapping
 
 import numpy as np
 
-from .structure import Structure
-
-
-@dataclass(frozen=True)
-class Vertex:
-    """One vertex: an element of a vertex-type set, named by its index tuple along the path."""
-
-    set: str
-    index: tuple[int, ...]
-
-    def __str__(self) -> str:
-        return f"{self.set}[{','.join(map(str, self.index))}]"
-
-
-@dataclass(frozen=True, eq=False)
-class Instance:
-    """A structure at concrete sizes: its vertices, numbered type by type in index order."""
-
-    structure: Structure
-    sizes: dict[str, int] = field(hash=False)
-
-    @cached_property
-    def axis_sizes(self) -> dict[str, int]:
-        return self.structure.axis_sizes(self.sizes)
-
-    def shape(self, set_name: str) -> tuple[int, ...]:
-        """Axis sizes along a set's path, e.g. ``(M, K)`` for AN nested in cell."""
-        return tuple(self.axis_sizes[a] for a in self.structure.set(set_name).path)
-
-    @cached_property
-    def vertices(self) -> tuple[Vertex, ...]:
-        return tuple(Vertex(s.name, idx) for s in self.structure.vertex_types
-                     for idx in itertools.product(*(range(n) for n in self.shape(s.name))))
-
-    @cached_property
-    def vertex_id(self) -> dict[Vertex, int]:
-        return {v: i for i, v in enumerate(self.vertices)}
-
-    @cached_property
-    def type_ranges(self) -> dict[str, range]:
-        """Vertex ids of each vertex type (contiguous)."""
-        out, start = {}, 0
-        for s in self.structure.vertex_types:
-            count = math.prod(self.shape(s.name))
-            out[s.name] = range(start, start + count)
-            start += count
-        return out
-
-    def index_array(self, set_name: str) -> np.ndarray:
-        """``(n_vertices_of_type, depth)`` array of index tuples of a vertex type (read-only,
-        built once per type)."""
-        if set_name not in self._index_arrays:
-            shape = self.shape(set_name)
-            array = np.ascontiguousarray(np.indices(shape, dtype=np.int64).reshape(len(shape), -1).T)
-            array.flags.writeable = False
-            self._index_arrays[set_name] = array
-        return self._index_arrays[set_name]
-
-    @cached_property
-    def _index_arrays(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def __len__(self) -> int:
-        return len(self.vertices)
-
-
-def _axis_factor_counts(structure: Structure, axis_sizes: dict[str, int]) -> dict[str, int]:
-    """Number of independent copies of S_n on each axis: the product of its ancestors' sizes
-    (axes come parents first, so one pass suffices)."""
-    counts: dict[str, int] = {}
-    for a in structure.axes:
-        counts[a.name] = 1 if a.parent is None else counts[a.parent] * axis_sizes[a.parent]
-    return counts
+from .runtime.instance import Instance
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,83 +26,46 @@ class DesiredGroup:
     honour_breaking: bool = False
 
     def _active(self, axis: str) -> bool:
-        a = self.instance.structure.axis(axis)
-        return not (self.honour_breaking and a.broken) and self.instance.axis_sizes[axis] > 1
+        return not (self.honour_breaking and self.instance.axis(axis).broken) and self.instance.axis_sizes[axis] > 1
 
     @cached_property
     def order(self) -> int:
         """|G| = prod over axes of (n_axis!)^(number of parent index tuples)  (closed form)."""
-        sizes = self.instance.axis_sizes
-        counts = _axis_factor_counts(self.instance.structure, sizes)
-        return math.prod(math.factorial(sizes[a.name]) ** counts[a.name]
-                         for a in self.instance.structure.axes if self._active(a.name))
+        inst = self.instance
+        return math.prod(math.factorial(inst.axis_sizes[a.name]) ** inst.parent_tuples[a.name]
+                         for a in inst.axes if self._active(a.name))
 
     @cached_property
     def log10_order(self) -> float:
-        sizes = self.instance.axis_sizes
-        counts = _axis_factor_counts(self.instance.structure, sizes)
-        return sum(math.lgamma(sizes[a.name] + 1) / math.log(10) * counts[a.name]
-                   for a in self.instance.structure.axes if self._active(a.name))
-
-    def axis_permutation(self, axis: str, parent_index: tuple[int, ...], sigma: list[int]) -> np.ndarray:
-        """The vertex permutation (as an array p, vertex i -> p[i]) that applies ``sigma`` to
-        ``axis`` below the parent index tuple ``parent_index``; subtrees move as blocks."""
         inst = self.instance
-        perm = np.arange(len(inst))
-        sigma = np.asarray(sigma)
-        depth = len(inst.structure.axis_paths[axis]) - 1
-        for s in inst.structure.vertex_types_on_axis[axis]:
-            idx = inst.index_array(s.name)
-            hit = np.all(idx[:, :depth] == np.asarray(parent_index, dtype=np.int64), axis=1)
-            image = idx.copy()
-            image[hit, depth] = sigma[idx[hit, depth]]
-            perm[np.asarray(inst.type_ranges[s.name])] = inst.type_ranges[s.name].start + _flat(image, inst.shape(s.name))
-        return perm
+        return sum(math.lgamma(inst.axis_sizes[a.name] + 1) / math.log(10) * inst.parent_tuples[a.name]
+                   for a in inst.axes if self._active(a.name))
+
+    def vertex_permutation(self, sigmas: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The vertex permutation (an array p, vertex i -> p[i]) of the element given by
+        ``sigmas`` (see :meth:`Instance.apply`)."""
+        inst = self.instance
+        images = [inst.type_ranges[name].start + image for name, image in inst.apply(sigmas).items()]
+        return np.concatenate(images or [np.arange(0)])
 
     @cached_property
     def generators(self) -> tuple[np.ndarray, ...]:
         """A transposition and an n-cycle per active axis, below the all-zero parent index."""
         gens = []
-        for a in self.instance.structure.axes:
+        for a in self.instance.axes:
             if not self._active(a.name):
                 continue
             n = self.instance.axis_sizes[a.name]
-            depth = len(self._parent_path(a.name))
-            swap = [1, 0] + list(range(2, n))
-            gens.append(self.axis_permutation(a.name, (0,) * depth, swap))
-            if n > 2:
-                gens.append(self.axis_permutation(a.name, (0,) * depth, list(range(1, n)) + [0]))
+            sigmas = [[1, 0, *range(2, n)]] + ([[*range(1, n), 0]] if n > 2 else [])
+            for sigma in sigmas:
+                rows = np.tile(np.arange(n), (self.instance.parent_tuples[a.name], 1))
+                rows[0] = sigma
+                gens.append(self.vertex_permutation({a.name: rows}))
         return tuple(gens)
-
-    def _parent_path(self, axis: str) -> tuple[str, ...]:
-        return self.instance.structure.axis_paths[axis][:-1]
 
     def random_element(self, rng: np.random.Generator) -> np.ndarray:
         """A uniformly random element: an independent random permutation per (axis, parent index)."""
-        inst = self.instance
-        sigmas = self._random_sigmas(rng)
-        perm = np.arange(len(inst))
-        for s in inst.structure.vertex_types:
-            idx = inst.index_array(s.name)
-            image = idx.copy()
-            for depth, axis in enumerate(s.path):
-                for row in range(len(idx)):
-                    sigma = sigmas.get((axis, tuple(idx[row, :depth])))
-                    if sigma is not None:
-                        image[row, depth] = sigma[idx[row, depth]]
-            perm[np.asarray(inst.type_ranges[s.name])] = inst.type_ranges[s.name].start + _flat(image, inst.shape(s.name))
-        return perm
-
-    def _random_sigmas(self, rng: np.random.Generator) -> dict:
-        sizes = self.instance.axis_sizes
-        out = {}
-        for a in self.instance.structure.axes:
-            if not self._active(a.name):
-                continue
-            parents = self._parent_path(a.name)
-            for t in itertools.product(*(range(sizes[p]) for p in parents)):
-                out[(a.name, t)] = rng.permutation(sizes[a.name])
-        return out
+        return self.vertex_permutation(self.instance.random_sigmas(rng.permutation, self._active))
 
     def contains(self, perm: np.ndarray) -> bool:
         """Exact membership: ``perm`` is induced by one permutation per (axis, parent index)."""
@@ -184,8 +75,7 @@ class DesiredGroup:
             w = inst.vertices[int(image)]
             if w.set != v.set:
                 return False
-            path = inst.structure.set(v.set).path
-            for depth, axis in enumerate(path):
+            for depth, axis in enumerate(inst.paths[v.set]):
                 key = (axis, v.index[:depth], v.index[depth])
                 target = w.index[depth]
                 if not self._active(axis) and target != v.index[depth]:
@@ -224,7 +114,7 @@ class StabiliserChain:
 
     def fix(self, vertex: int) -> None:
         v = self.group.instance.vertices[vertex]
-        for depth, axis in enumerate(self.group.instance.structure.set(v.set).path):
+        for depth, axis in enumerate(self.group.instance.paths[v.set]):
             self.fixed.add((axis, v.index[:depth + 1]))
 
     def orbit_keys(self, vertices) -> list[tuple]:
@@ -232,18 +122,13 @@ class StabiliserChain:
         inst, keys = self.group.instance, []
         for i in vertices:
             v = inst.vertices[i]
-            path = inst.structure.set(v.set).path
+            path = inst.paths[v.set]
             depth = 0
             while depth < len(path) and ((axis := path[depth], v.index[:depth + 1]) in self.fixed
                                          or not self.group._active(axis)):
                 depth += 1
             keys.append((v.set, v.index[:depth]))
         return keys
-
-
-def _flat(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Row-major flat position of index tuples within a vertex type."""
-    return np.ravel_multi_index(tuple(index.T), shape) if len(shape) else np.zeros(len(index), dtype=np.int64)
 
 
 def sympy_group(group: DesiredGroup):

@@ -1,6 +1,7 @@
 """Equivariance checks for compiled models: :func:`assert_equivariant`.
 
-G is sampled from the plan alone (no sympy): an independent random permutation of every axis
+G is sampled from the plan alone (no sympy), by the compiler's own
+:class:`~designer.runtime.instance.Instance`: an independent random permutation of every axis
 below every index tuple of its parent axes (docs/method.md, "Sets and the group G"); declared symmetry breaking makes an
 axis act trivially (G'). An element acts on a set's elements through their index tuples, and on
 a tensor through each of its dims. The check also tries permutations *outside* G — an element
@@ -18,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from .runtime.instance import Instance, index_tuples
+from .runtime.device_instance import DeviceInstance
+from .runtime.instance import Instance, flat_positions
 from .runtime.plan import Plan
 from .runtime.plan import Tensor as TensorSig
 
@@ -30,7 +33,7 @@ NOISE = 1e3 * torch.finfo(torch.float64).eps  # relative float64 noise: below it
 
 @dataclass(frozen=True)
 class Transform:
-    """A map of vertices: per set, its image set and where each element goes
+    """A map of vertices: per vertex type, its image type and where each element goes
     (``perm[i]`` = flat position of element i's image, elements in row-major index order)."""
 
     images: dict[str, tuple[str, Tensor]]
@@ -90,63 +93,42 @@ def random_features(plan: Plan, sizes: Mapping[str, int], batch: int = 2, dtype:
 # Elements of G and permutations outside it.
 # ---------------------------------------------------------------------------------------------
 
-def _flat(index: Tensor, shape: list[int]) -> Tensor:
-    """Row-major flat positions of ``(n, depth)`` index tuples in ``shape``."""
-    flat = torch.zeros(len(index), dtype=torch.long)
-    for j, n in enumerate(shape):
-        flat = flat * n + index[:, j]
-    return flat
-
-
-def _transform(plan: Plan, axis_sizes: dict[str, int], move, description: str) -> Transform:
-    """The transform that sends each element's index tuple ``idx`` of set ``s`` to
-    ``move(s, idx)`` (a new ``(n, depth)`` index array), within the same set."""
+def _transform(instance: Instance, move, description: str) -> Transform:
+    """The transform that sends each vertex's index tuple ``idx`` of type ``s`` to
+    ``move(s, idx)`` (a new ``(n, depth)`` index array), within the same type."""
     images = {}
-    for s in plan.sets:
-        index = index_tuples(tuple(axis_sizes[a] for a in s.path))
-        images[s.name] = (s.name, _flat(move(s.name, index), [axis_sizes[a] for a in s.path]))
+    for name, shape in instance.shapes.items():
+        image = flat_positions(move(name, instance.index_array(name)), shape)
+        images[name] = (name, torch.from_numpy(image))
     return Transform(images, description)
 
 
 def random_element(plan: Plan, sizes: Mapping[str, int], generator: torch.Generator) -> Transform:
     """A uniformly random element of G (G' with declared symmetry breaking): one random
-    permutation per (axis, index tuple of its parent axes)."""
-    axis_sizes = plan.axis_sizes(sizes)
-    sigmas = {}
-    for a in plan.axes:
-        parents = [axis_sizes[p] for p in plan.parent_axes(a.name)]
-        n = axis_sizes[a.name]
-        if a.broken:
-            sigmas[a.name] = torch.arange(n).expand(*parents, n)
-        else:
-            sigmas[a.name] = torch.stack([torch.randperm(n, generator=generator)
-                                          for _ in range(math.prod(parents))]).reshape(*parents, n)
-
-    def move(set_name: str, index: Tensor) -> Tensor:
-        image = index.clone()
-        for j, axis in enumerate(plan.set(set_name).path):
-            image[:, j] = sigmas[axis][tuple(index[:, :j + 1].T)]
-        return image
-
-    return _transform(plan, axis_sizes, move, "a random element of G")
+    permutation per (axis, index tuple of its parent axes), drawn from ``generator``."""
+    instance = Instance(plan, sizes)
+    sigmas = instance.random_sigmas(lambda n: torch.randperm(n, generator=generator).numpy(),
+                                    lambda axis: not instance.axis(axis).broken)
+    images = {name: (name, torch.from_numpy(image)) for name, image in instance.apply(sigmas).items()}
+    return Transform(images, "a random element of G")
 
 
-def _swap(index: Tensor, axis_depth: int, fixed: dict[int, int]) -> Tensor:
-    """Exchange entries 0 and 1 at ``axis_depth`` of the index tuples whose entries at the
-    positions of ``fixed`` have the given values (everything below moves along)."""
-    image = index.clone()
+def _swap(index: np.ndarray, axis_depth: int, fixed: dict[int, int]) -> np.ndarray:
+    """Exchange entries 0 and 1 at ``axis_depth`` of the ``(n, depth)`` index tuples whose
+    entries at the positions of ``fixed`` have the given values (everything below moves along)."""
+    image = index.copy()
     column = index[:, axis_depth]
     hit = column <= 1
     for j, value in fixed.items():
         hit &= index[:, j] == value
-    image[:, axis_depth] = torch.where(hit, 1 - column, column)
+    image[:, axis_depth] = np.where(hit, 1 - column, column)
     return image
 
 
 def _on_axis(plan: Plan, axis: str, axis_depth: int, fixed: dict[int, int], only: str | None = None):
-    """A ``move`` for :func:`_transform`: :func:`_swap` on every set whose path holds ``axis``
-    (or only on the set ``only``)."""
-    def move(set_name: str, index: Tensor) -> Tensor:
+    """A ``move`` for :func:`_transform`: :func:`_swap` on every vertex type whose path holds
+    ``axis`` (or only on the type ``only``)."""
+    def move(set_name: str, index: np.ndarray) -> np.ndarray:
         applies = set_name == only if only else axis in plan.set(set_name).path
         return _swap(index, axis_depth, fixed) if applies else index
     return move
@@ -160,13 +142,14 @@ def outside_transforms(plan: Plan, sizes: Mapping[str, int]) -> tuple[list[Trans
     * a nested axis: its element 0 under parent 0 exchanged with element 0 under parent 1;
     * otherwise two unrelated root sets of equal size exchanged (sizes made equal).
     """
-    axis_sizes = plan.axis_sizes(sizes)
+    instance = Instance(plan, sizes)
+    axis_sizes = instance.axis_sizes
     vertex_sets = {v.name for v in plan.vertex_types}
     out = []
     for a in plan.axes:
         d = len(plan.parent_axes(a.name))
         if a.broken and axis_sizes[a.name] >= 2:
-            out.append(_transform(plan, axis_sizes, _on_axis(plan, a.name, d, dict.fromkeys(range(d), 0)),
+            out.append(_transform(instance, _on_axis(plan, a.name, d, dict.fromkeys(range(d), 0)),
                                   f"exchanging elements 0 and 1 of the broken axis {a.name}"))
     paths = set()
     for v in plan.vertex_types:
@@ -175,14 +158,14 @@ def outside_transforms(plan: Plan, sizes: Mapping[str, int]) -> tuple[list[Trans
         if related and v.path not in paths and axis_sizes[v.path[-1]] >= 2:
             paths.add(v.path)
             move = _on_axis(plan, v.path[-1], d, dict.fromkeys(range(d), 0), only=v.name)
-            out.append(_transform(plan, axis_sizes, move, f"exchanging elements 0 and 1 of {v.name} "
-                                                          f"without its related {', '.join(related)}"))
+            out.append(_transform(instance, move, f"exchanging elements 0 and 1 of {v.name} "
+                                                f"without its related {', '.join(related)}"))
     for a in plan.axes:
         parents = plan.parent_axes(a.name)
         if parents and axis_sizes[parents[-1]] >= 2 and any(a.name in plan.set(v).path for v in vertex_sets):
             d = len(parents)
             move = _on_axis(plan, a.name, d - 1, {**dict.fromkeys(range(d - 1), 0), d: 0})
-            out.append(_transform(plan, axis_sizes, move,
+            out.append(_transform(instance, move,
                                   f"moving element 0 of {a.name} under {parents[-1]} 0 to {parents[-1]} 1"))
     if out:
         return out, dict(sizes), ""
@@ -205,7 +188,7 @@ def _type_swap(plan: Plan, sizes: Mapping[str, int]) -> tuple[list[Transform], d
                 continue
             n = plan.axis_sizes(at)[x.path[0]]
             images = {s.name: (s.name, torch.arange(math.prod(plan.axis_sizes(at)[a] for a in s.path)))
-                      for s in plan.sets}
+                      for s in plan.vertex_types}
             images[x.name], images[y.name] = (y.name, torch.arange(n)), (x.name, torch.arange(n))
             return [Transform(images, f"exchanging the sets {x.name} and {y.name}")], at, ""
     return [], dict(sizes), "no related or nested sets, and no two sets that can be exchanged"
@@ -261,7 +244,7 @@ def support_mask(plan: Plan, t: TensorSig, sizes: Mapping[str, int]) -> Tensor:
     shape = tensor_shape(plan, t, sizes)[:len(plan.tensor_axes(t.name))]
     if t.support != "matched":
         return torch.ones(shape, dtype=torch.bool)
-    instance = Instance(plan, plan.axis_sizes(sizes))
+    instance = DeviceInstance(plan, sizes)
     mask = torch.zeros(math.prod(shape), dtype=torch.bool)
     for et in plan.edge_types:
         if t.name in et.actions or t.name in et.features:

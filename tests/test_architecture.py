@@ -2,7 +2,7 @@
 
 from designer.architecture import architectures, edge_processors
 from designer.graph import TypedGraph, edge_types_from_tensors, vertex_types
-from designer.group import Instance
+from designer.runtime.instance import Instance
 from designer.spec import parse_spec
 from designer.structure import build_structure
 from specs_for_tests import MCMU

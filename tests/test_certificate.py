@@ -5,7 +5,8 @@ import pytest
 
 from designer.certificate import brute_force_automorphisms, certify, is_automorphism
 from designer.graph import TypedGraph, edge_types_from_tensors, s4new_edge_types, vertex_types
-from designer.group import DesiredGroup, Instance
+from designer.group import DesiredGroup
+from designer.runtime.instance import Instance
 from designer.spec import parse_spec
 from designer.structure import build_structure
 from specs_for_tests import COMP, HYBRID_UNBROKEN, MCMU, RELATED_NO_EDGES

@@ -1,25 +1,34 @@
 """Stage 4: S1new/S2new — edge types as size-independent predicates equal G's orbits on pairs."""
 
+import itertools
+
 import numpy as np
 import pytest
 
-from designer.graph import (TypedGraph, agreement_depth, brute_force_pair_orbits, edge_types_from_tensors,
+from designer.graph import (TypedGraph, brute_force_pair_orbits, edge_pairs, edge_types_from_tensors,
                             s4new_edge_types, vertex_types)
-from designer.group import DesiredGroup, Instance
+from designer.group import DesiredGroup
+from designer.runtime.instance import Instance
+from designer.runtime.plan import EdgeType
 from designer.spec import parse_spec
 from designer.structure import build_structure
 from specs_for_tests import COMP, HYBRID_UNBROKEN, MCMU
 
 
 def predicate_partition(instance):
-    """Label every ordered pair by (type of u, type of v, agreement depth) — the S2new predicate."""
+    """Label every ordered pair by the pattern (type of u, type of v, agree) whose S2new
+    predicate (:meth:`Instance.pairs`) holds for it; every pair gets exactly one label."""
     labels = {}
-    for a in instance.type_ranges:
-        for b in instance.type_ranges:
-            depth = agreement_depth(instance, a, b)
-            for i, u in enumerate(instance.type_ranges[a]):
-                for j, v in enumerate(instance.type_ranges[b]):
-                    labels[(u, v)] = (a, b, int(depth[i, j]))
+    for a, path_a in instance.paths.items():
+        for b, path_b in instance.paths.items():
+            shared = tuple(x for x, y in itertools.takewhile(lambda xy: xy[0] == xy[1], zip(path_a, path_b)))
+            for agree in range(len(shared) + 1):
+                first, second = instance.pairs(EdgeType(f"{a}_{b}_{agree}", (a, b), shared, agree))
+                for i, j in zip(first.tolist(), second.tolist()):
+                    pair = (instance.type_ranges[a][i], instance.type_ranges[b][j])
+                    assert pair not in labels
+                    labels[pair] = (a, b, agree)
+    assert len(labels) == len(instance) ** 2
     return labels
 
 
@@ -39,6 +48,16 @@ def test_predicates_equal_true_orbits(text, sizes):
     group = DesiredGroup(instance)
     truth = as_partition(brute_force_pair_orbits(instance, group.generators))
     assert as_partition(predicate_partition(instance)) == truth
+
+
+def test_edge_pairs_are_the_unordered_pairs_first_endpoint_major():
+    s = build_structure(parse_spec(COMP))
+    instance = Instance(s, {"B": 2, "N": 3})
+    et = s4new_edge_types(s, edge_types_from_tensors(s))[0]  # AN_AN_diff_an: same bs, different an
+    assert [(int(u), int(v)) for u, v in zip(*edge_pairs(instance, et))] == [(0, 1), (0, 2), (1, 2), (3, 4), (3, 5),
+                                                                            (4, 5)]
+    first, second = instance.pairs(et)  # ordered: both directions
+    assert len(first) == 12 and np.all(np.diff(first * 6 + second) > 0)
 
 
 def test_mcmu_edge_types_are_com_mui_ici():

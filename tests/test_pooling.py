@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from designer.runtime.layers import GEMM_ROWS, affine
-from designer.runtime.instance import View
+from designer.runtime.device_instance import View
 from designer.runtime.pooling import MaxExceptSelf, RowMax, RowPool, finish, merge
 
 

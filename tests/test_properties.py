@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from designer.certificate import brute_force_automorphisms, certify, is_automorphism
 from designer.graph import TypedGraph, brute_force_pair_orbits, edge_types_from_tensors, s4new_edge_types, vertex_types
-from designer.group import DesiredGroup, Instance
+from designer.group import DesiredGroup
+from designer.runtime.instance import Instance
 from designer.spec import parse_spec
 from designer.structure import build_structure
 from test_graph import as_partition, predicate_partition

@@ -12,7 +12,7 @@ import torch
 
 import designer
 from designer.compiler import compile_file
-from designer.group import DesiredGroup, Instance
+from designer.group import DesiredGroup
 from designer.runtime import evaluate, parse_expression
 from designer.runtime.layers import Wanted, wanted_per_layer
 from designer.runtime.model import log_magnitude, outer_product_channels
@@ -377,8 +377,7 @@ def _layer_matrix(arch: str, sizes: dict):
                            mlp_layers=1, activation="identity", pooling="sum").double()
     # the first of two layers updates every type (the last, only what the read-out reads)
     layer, instance, plan = model.layers[0], model.prepare(sizes), model.plan
-    graph = Instance(compile_file(spec_path("mcmu_power_allocation"), sizes).structure, sizes)
-    start = {vt: graph.type_ranges[vt].start for vt in graph.type_ranges}
+    start = {vt: instance.type_ranges[vt].start for vt in instance.type_ranges}  # the compiler's numbering too
     vertices = [("v", start[vt.name] + i) for vt in plan.vertex_types for i in range(instance.counts[vt.name])]
     edges = [("e", start[et.sets[0]] + int(a), start[et.sets[1]] + int(b)) for et in plan.edge_types
              for a, b in zip(instance.edges[et.name].first, instance.edges[et.name].second)]
@@ -396,7 +395,7 @@ def _layer_matrix(arch: str, sizes: dict):
 
     matrix = torch.autograd.functional.jacobian(layer_map, torch.randn(sum(splits), dtype=torch.float64))
     rows = vertices if arch == "vertex" else edges
-    return matrix.numpy(), rows, vertices + edges, _group_elements(DesiredGroup(graph))
+    return matrix.numpy(), rows, vertices + edges, _group_elements(DesiredGroup(instance))
 
 
 def _orbit_labels(rows, columns, elements):

@@ -8,7 +8,8 @@ import torch
 import designer
 from designer.compiler import compile_file
 from designer.emit import plan_from_compilation
-from designer.group import DesiredGroup, Instance
+from designer.group import DesiredGroup
+from designer.runtime.instance import Instance
 from designer.testing import (apply, assert_equivariant, outside_transforms, random_element, random_features,
                               support_mask)
 from helpers_models import ARCHS, SPECS, other_sizes, spec_path, tiny

@@ -1,128 +1,153 @@
-"""A plan at concrete sizes: vertex index tuples and, per edge type, its edges as index tensors.
+"""An axis forest at concrete sizes (torch-free): the one place that numbers vertices, builds
+their index tuples, decides which pairs an edge type holds and applies elements of G to them.
 
-Built once per size tuple and device (models cache it), from the size-independent predicates of
-the plan: a pair (u, v) has edge type ``e`` iff their index tuples agree on the first
-``e.agree`` shared axes and differ on the next one (docs/method.md, "S2new: edges and edge
-types"). Edges of one type are stored *first-endpoint major* (sorted by the ``sets[0]`` endpoint, then the ``sets[1]`` one).
-Because G is transitive on every vertex type and preserves edge types, every vertex has the
-same number of edges of a type at each end, so grouping the edges by one endpoint gives a
-regular ``(rows, count)`` array: pooling is a dense reduction, never a Python loop.
+A *forest* is a :class:`~designer.structure.Structure` or a :class:`~designer.runtime.plan.Plan`:
+anything with ``axes`` (parents first) and ``vertex_types`` (named paths of axes). The compiler
+(group, typed graph, certificate, drawing) works on an :class:`Instance` directly; the runtime's
+:class:`~designer.runtime.device_instance.DeviceInstance` is an :class:`Instance` that also
+holds its index tuples and edges as tensors on a device.
+
+* Vertices are numbered type by type, each type's in row-major order of its index tuples.
+* The edge predicate (docs/method.md, "S2new: edges and edge types"): a pair (u, v) has edge
+  type ``e`` iff their index tuples agree on the first ``e.agree`` shared axes and differ on the
+  next one; :meth:`Instance.pairs` lists them *first-endpoint major*.
+* G (docs/method.md, "Sets and the group G") acts through one permutation per (axis, parent
+  index tuple); :meth:`Instance.apply` moves every vertex by such permutations (a subtree moves
+  with its root) and :meth:`Instance.random_sigmas` draws them independently.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable, Mapping
 
-import torch
-from torch import Tensor
+import numpy as np
 
-from .plan import EdgeType, Plan
-
-
-@dataclass(frozen=True, eq=False)
-class View:
-    """The edges of one type grouped by one endpoint: ``rows`` vertices × ``count`` edges.
-
-    ``order`` lists edge positions (first-endpoint major) in view order (None: natural order);
-    ``other`` is the opposite endpoint of each edge in view order; ``rank`` maps each edge to
-    its position in view order (None: identity).
-    """
-
-    order: Tensor | None
-    rows: int
-    count: int
-    other: Tensor
-    rank: Tensor | None
-
-    def take(self, states: Tensor) -> Tensor:
-        """Edge states ``(E, batch, d)`` in view order."""
-        return states if self.order is None else states.index_select(0, self.order)
+from .plan import Axis, EdgeType
 
 
-@dataclass(frozen=True, eq=False)
-class EdgeIndex:
-    """Edges of one type: endpoints ``first``/``second`` ``(E,)`` and the two endpoint views.
+@dataclass(frozen=True)
+class Vertex:
+    """One vertex: an element of a vertex-type set, named by its index tuple along the path."""
 
-    ``reverse`` (same-set types only) is the position of the reversed pair (v, u) of each edge.
-    """
+    set: str
+    index: tuple[int, ...]
 
-    first: Tensor
-    second: Tensor
-    ends: tuple[View, View]
-    reverse: Tensor | None
-
-    def __len__(self) -> int:
-        return len(self.first)
+    def __str__(self) -> str:
+        return f"{self.set}[{','.join(map(str, self.index))}]"
 
 
 class Instance:
-    """Index tensors of a plan at ``axis_sizes`` on ``device`` (see the module docstring)."""
+    """The vertices of a forest at the size-symbol values ``sizes`` (see the module docstring)."""
 
-    def __init__(self, plan: Plan, axis_sizes: dict[str, int], device: torch.device | str = "cpu"):
-        self.plan, self.axis_sizes = plan, dict(axis_sizes)
-        self.shapes = {s.name: tuple(self.axis_sizes[a] for a in s.path) for s in plan.sets}
-        self.counts = {vt.name: math.prod(self.shapes[vt.name]) for vt in plan.vertex_types}
-        self.index = {vt.name: index_tuples(self.shapes[vt.name]) for vt in plan.vertex_types}
-        self.edges = {et.name: self._edges(et) for et in plan.edge_types}
-        self._to(torch.device(device))
+    def __init__(self, forest, sizes: Mapping[str, int]):
+        self.axes: tuple[Axis, ...] = tuple(forest.axes)
+        self.axis_sizes = forest.axis_sizes(sizes)
+        self.paths = {vt.name: tuple(vt.path) for vt in forest.vertex_types}
+        self.shapes = {name: tuple(self.axis_sizes[a] for a in path) for name, path in self.paths.items()}
+        self.counts = {name: math.prod(shape) for name, shape in self.shapes.items()}
+        self.type_ranges, start = {}, 0
+        for name, count in self.counts.items():
+            self.type_ranges[name] = range(start, start + count)
+            start += count
+        self._index_arrays: dict[str, np.ndarray] = {}
 
-    def _edges(self, et: EdgeType) -> EdgeIndex:
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def axis(self, name: str) -> Axis:
+        return self._axis_index[name]
+
+    @cached_property
+    def _axis_index(self) -> dict[str, Axis]:
+        return {a.name: a for a in self.axes}
+
+    @cached_property
+    def parent_tuples(self) -> dict[str, int]:
+        """Number of index tuples of each axis's parent path: its independent copies of S_n
+        (axes come parents first, so one pass suffices)."""
+        out: dict[str, int] = {}
+        for a in self.axes:
+            out[a.name] = 1 if a.parent is None else out[a.parent] * self.axis_sizes[a.parent]
+        return out
+
+    def index_array(self, name: str) -> np.ndarray:
+        """``(count, depth)`` index tuples of a vertex type in row-major order (read-only, built
+        once per type)."""
+        if name not in self._index_arrays:
+            array = index_tuples(self.shapes[name])
+            array.flags.writeable = False
+            self._index_arrays[name] = array
+        return self._index_arrays[name]
+
+    @cached_property
+    def vertices(self) -> tuple[Vertex, ...]:
+        """Every vertex, in vertex id order."""
+        return tuple(Vertex(name, tuple(row)) for name in self.paths for row in self.index_array(name).tolist())
+
+    def pairs(self, et: EdgeType) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``(E,)`` within ``et.sets[0]`` and ``et.sets[1]`` of the ordered pairs of
+        edge type ``et``, first-endpoint major."""
         a, b = et.sets
-        m = len(et.shared)
-        ia, ib = self.index[a][:, :m], self.index[b][:, :m]
-        equal = ia[:, None, :] == ib[None, :, :]
-        depth = equal.to(torch.long).cumprod(dim=2).sum(dim=2) if m else torch.zeros(len(ia), len(ib), dtype=torch.long)
-        first, second = (depth == et.agree).nonzero(as_tuple=True)
-        n_a, n_b = self.counts[a], self.counts[b]
-        by_second = torch.argsort(second * n_a + first)
-        ends = (_view(first, second, None, n_a, et.name), _view(second, first, by_second, n_b, et.name))
-        reverse = None
-        if a == b:
-            position = torch.full((n_a * n_b,), -1, dtype=torch.long)
-            position[first * n_b + second] = torch.arange(len(first))
-            reverse = position[second * n_b + first]
-        return EdgeIndex(first, second, ends, reverse)
+        mask = edge_mask(self.index_array(a), self.index_array(b), len(et.shared), et.agree)
+        return np.nonzero(mask)
 
-    def _to(self, device: torch.device) -> None:
-        self.device = device
-        move = (lambda t: None if t is None else t.to(device))
-        self.index = {k: move(v) for k, v in self.index.items()}
-        self.edges = {k: EdgeIndex(move(e.first), move(e.second),
-                                   tuple(View(move(v.order), v.rows, v.count, move(v.other), move(v.rank))
-                                         for v in e.ends), move(e.reverse))
-                      for k, e in self.edges.items()}
+    def random_sigmas(self, permutation: Callable[[int], np.ndarray], moves: Callable[[str], bool]
+                      ) -> dict[str, np.ndarray]:
+        """Per axis that ``moves``, ``(parent tuples, n)``: one ``permutation(n)`` for each index
+        tuple of its parent path (axes in order, parent tuples in row-major order)."""
+        out = {}
+        for a in self.axes:
+            if moves(a.name):
+                n = self.axis_sizes[a.name]
+                out[a.name] = np.array([permutation(n) for _ in range(self.parent_tuples[a.name])],
+                                       dtype=np.int64).reshape(-1, n)
+        return out
 
-    def end(self, et: EdgeType, vertex_type: str) -> int:
-        """Which end of ``et`` a vertex of ``vertex_type`` sits at (0 for a same-set type)."""
-        return 0 if et.sets[0] == vertex_type else 1
+    def apply(self, sigmas: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per vertex type, ``(count,)`` flat positions of the images of its vertices under
+        ``sigmas``: per axis ``(parent tuples, n)``, row p permuting the axis below the parent
+        index tuple at row-major position p (axes left out stay)."""
+        return {name: self._image(name, sigmas) for name in self.paths}
 
-    def view(self, et: EdgeType, vertex_type: str) -> View:
-        """The edges of ``et`` grouped by their ``vertex_type`` endpoint."""
-        return self.edges[et.name].ends[self.end(et, vertex_type)]
-
-    def dense_index(self, et: EdgeType, dims: tuple[str, str]) -> Tensor:
-        """Flat positions of ``et``'s edges in a tensor over ``dims`` with its set axes
-        flattened to ``(n_dims0 * n_dims1)``; ``dims`` may list the sets in either order."""
-        e = self.edges[et.name]
-        if tuple(dims) == et.sets:
-            return e.first * self.counts[et.sets[1]] + e.second
-        return e.second * self.counts[et.sets[0]] + e.first
+    def _image(self, name: str, sigmas: Mapping[str, np.ndarray]) -> np.ndarray:
+        index = self.index_array(name)
+        parent = np.zeros(len(index), dtype=np.int64)  # row-major position of the parent index tuple
+        image = np.zeros(len(index), dtype=np.int64)
+        for depth, (axis, n) in enumerate(zip(self.paths[name], self.shapes[name])):
+            column = index[:, depth]
+            image = image * n + (sigmas[axis][parent, column] if axis in sigmas else column)
+            parent = parent * n + column
+        return image
 
 
-def index_tuples(shape: tuple[int, ...]) -> Tensor:
-    """``(prod(shape), len(shape))`` index tuples in row-major order."""
-    grids = torch.meshgrid(*[torch.arange(n) for n in shape], indexing="ij")
-    return torch.stack(grids, dim=-1).reshape(-1, len(shape))
+def index_tuples(shape: tuple[int, ...]) -> np.ndarray:
+    """``(prod(shape), len(shape))`` index tuples in row-major order (any number of axes)."""
+    count = math.prod(shape)
+    out = np.empty((count, len(shape)), dtype=np.int64)
+    for j, n in enumerate(shape):
+        inner = math.prod(shape[j + 1:])
+        out[:, j] = np.tile(np.repeat(np.arange(n, dtype=np.int64), inner), count // (n * inner) if count else 0)
+    return out
 
 
-def _view(rows: Tensor, other: Tensor, order: Tensor | None, n_rows: int, name: str) -> View:
-    """Group edges (given in ``order``) by ``rows``; check that every row has the same count."""
-    if order is not None:
-        rows, other = rows[order], other[order]
-    count = len(rows) // n_rows if n_rows else 0
-    if not torch.equal(rows, torch.arange(n_rows).repeat_interleave(count)):
-        raise RuntimeError(f"edge type {name}: vertices have different numbers of edges; "
-                           "the plan's predicates do not describe G-orbits")
-    rank = None if order is None else torch.empty_like(order).scatter_(0, order, torch.arange(len(order)))
-    return View(order, n_rows, count, other, rank)
+def flat_positions(index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Row-major flat positions ``(n,)`` of ``(n, len(shape))`` index tuples in ``shape``."""
+    flat = np.zeros(len(index), dtype=np.int64)
+    for j, n in enumerate(shape):
+        flat = flat * n + index[:, j]
+    return flat
+
+
+def edge_mask(index_a: np.ndarray, index_b: np.ndarray, shared: int, agree: int) -> np.ndarray:
+    """The edge predicate on ``(n_a, depth_a)`` and ``(n_b, depth_b)`` index tuples whose first
+    ``shared`` columns are the shared axes: ``(n_a, n_b)``, True where the tuples agree on the
+    first ``agree`` of them and differ on the next one (if ``agree < shared``)."""
+    mask = np.ones((len(index_a), len(index_b)), dtype=bool)
+    for j in range(agree):
+        mask &= index_a[:, None, j] == index_b[None, :, j]
+    if agree < shared:
+        mask &= index_a[:, None, agree] != index_b[None, :, agree]
+    return mask

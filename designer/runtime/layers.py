@@ -3,7 +3,7 @@ the pooling is in :mod:`designer.runtime.pooling`.
 
 Shapes are instance-major: vertex states of a type are ``(n, batch, d)`` (vertices in row-major
 order of their index tuples), edge states of a type are ``(E, batch, d)`` (edges first-endpoint
-major, see :mod:`designer.runtime.instance`). Gathering vertices or edges then copies whole
+major, see :mod:`designer.runtime.device_instance`). Gathering vertices or edges then copies whole
 ``batch × d`` blocks, which is what keeps the index operations cheap on CPU.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .instance import Instance, View
+from .device_instance import DeviceInstance, View
 from .options import Widths
 from .plan import Architecture, EdgeType, Plan
 from .pooling import Partial, Pool, RowPool
@@ -279,7 +279,7 @@ class UpdateLayer(nn.Module):
     """
 
     def __init__(self, plan: Plan, arch: Architecture, sharing: Sharing, widths: Widths, shape: MLPShape,
-                 pooling: str, instance: Instance | None = None, residual: bool = False,
+                 pooling: str, instance: DeviceInstance | None = None, residual: bool = False,
                  wanted: Wanted | None = None):
         super().__init__()
         self.plan, self.arch, self.sharing, self.pooling, self.residual = plan, arch, sharing, pooling, residual
@@ -313,7 +313,7 @@ class UpdateLayer(nn.Module):
     def _keys(self, kind: str) -> list[tuple[str, str, str]]:
         return _keys(self.arch, self.wanted, kind)
 
-    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: Instance
+    def forward(self, vertices: dict[str, Tensor], edges: dict[str, Tensor], instance: DeviceInstance
                 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """New vertex and edge states from the previous layer's (both updates read layer l−1).
 
@@ -338,7 +338,7 @@ class UpdateLayer(nn.Module):
         """The new state: ``update``, or ``previous + update`` with ``residual``."""
         return previous + update if self.residual else update
 
-    def _vertex_messages(self, vertices, taken: _Taken, instance: Instance, targets: frozenset[str]
+    def _vertex_messages(self, vertices, taken: _Taken, instance: DeviceInstance, targets: frozenset[str]
                          ) -> dict[str, dict[str, list[Partial]]]:
         """Per target vertex type in ``targets``, per module key: pooled messages q(h_source, h_edge)."""
         out = {t: {} for t in self.arch.vertex_targets if t in targets}
@@ -352,7 +352,7 @@ class UpdateLayer(nn.Module):
             out[target].setdefault(name, []).append(RowPool(messages, view, self.pooling).per_row())
         return out
 
-    def _edge_messages(self, vertices, taken: _Taken, instance: Instance, targets: frozenset[str]
+    def _edge_messages(self, vertices, taken: _Taken, instance: DeviceInstance, targets: frozenset[str]
                        ) -> dict[str, dict[str, list[Partial]]]:
         """Per target edge type in ``targets``, per module key: pooled messages q(h_neighbour
         edge, h_shared vertex) over the neighbours through each endpoint of the target type,
@@ -429,7 +429,7 @@ def _pooled(states: Tensor, pool: Pool, groups: dict[str, list[Partial]]) -> Ten
     return pool(groups) if groups else torch.zeros_like(states)
 
 
-def _sides(instance: Instance, et: EdgeType, through: str):
+def _sides(instance: DeviceInstance, et: EdgeType, through: str):
     """For each endpoint of the edge type ``et`` of vertex type ``through``: that endpoint of
     every edge of ``et`` (its row in a view through ``through``) and, in the view of ``et``
     itself through it, the position of the edge's own message (None: the edges' own order)."""
@@ -444,7 +444,7 @@ def _sides(instance: Instance, et: EdgeType, through: str):
 class _Counts:
     """Instance counts for per-instance (sharing='none') modules; None when sharing."""
 
-    def __init__(self, instance: Instance | None):
+    def __init__(self, instance: DeviceInstance | None):
         self.instance = instance
 
     def vertices(self, vertex_type: str) -> int | None:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from . import constraints
-from .instance import Instance
+from .device_instance import DeviceInstance
 from .layers import Embedding, MLPShape, Sharing, UpdateLayer, Wanted, linear, mlp, wanted_per_layer
 from .options import CHOICES, FNN_OPTIONS, Options
 from .pooling import RowPool, finish, merge, modes
@@ -102,6 +102,13 @@ def _is_exporting() -> bool:
     return torch.compiler.is_exporting()
 
 
+def _eager(fn):
+    """``fn``, run outside the trace under ``torch.compile``: the index build is numpy (cached,
+    once per size). ``torch.compiler.disable`` is reached only then, so that importing the runtime
+    does not import ``torch._dynamo`` (and with it sympy)."""
+    return torch.compiler.disable(fn) if torch.compiler.is_compiling() else fn
+
+
 class CompiledModel(nn.Module):
     """The forward contract shared by every model compiled from a plan (module docstring).
 
@@ -128,7 +135,7 @@ class CompiledModel(nn.Module):
         self.sizes = {**self.plan.sizes, **self.size_values(sizes or {})}
         self.options = options
         constraints.check_constraints(self.plan)
-        self._instances: dict[tuple, Instance] = {}
+        self._instances: dict[tuple, DeviceInstance] = {}
         self.prepare()
 
     # -- sizes and inputs ---------------------------------------------------------------------
@@ -227,7 +234,7 @@ class CompiledModel(nn.Module):
                 raise ValueError(f"{sets} empty ({a.size} = {n}{source}); a model needs at least one element in "
                                  "every set")
 
-    def instance(self, sizes: Mapping[str, int], device: torch.device | str) -> Instance:
+    def instance(self, sizes: Mapping[str, int], device: torch.device | str) -> DeviceInstance:
         """The index tensors at these sizes on this device (cached per size tuple)."""
         axis_sizes = self.plan.axis_sizes(sizes)
         key = (tuple(axis_sizes.values()), str(torch.device(device)))
@@ -235,10 +242,11 @@ class CompiledModel(nn.Module):
             if _is_exporting():
                 raise RuntimeError(f"torch.export at sizes {dict(sizes)} on {device}: call model.prepare(sizes, "
                                    "device) first, so that the edge indices exist before tracing")
-            self._instances[key] = Instance(self.plan, axis_sizes, device)
+            self._instances[key] = _eager(DeviceInstance)(self.plan, sizes, device)
         return self._instances[key]
 
-    def prepare(self, sizes: Mapping[str, int] | None = None, device: torch.device | str | None = None) -> Instance:
+    def prepare(self, sizes: Mapping[str, int] | None = None, device: torch.device | str | None = None
+                ) -> DeviceInstance:
         """Build (and cache) the edge indices at ``sizes`` (default: the build sizes) on
         ``device`` (default: the model's) ahead of a call — needed before ``torch.export`` at
         sizes other than the build sizes."""
@@ -285,7 +293,7 @@ class CompiledModel(nn.Module):
         return constraints.project(self.plan, actions, values, self.options.power_budget, self.options.nonnegative,
                                    supports, check_tensors=self.options.check_inputs and not _is_tracing())
 
-    def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
+    def readout(self, real: dict[str, Tensor], instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
         """Per action tensor, per carrier: raw outputs ``(count, batch, channels')`` from the
         real-valued features ``(batch, *set axes, channels')``."""
         raise NotImplementedError
@@ -296,10 +304,10 @@ class CompiledModel(nn.Module):
             return (t.dims[0],)
         return tuple(et.name for et in self.plan.edge_types if t.name in et.actions)
 
-    def carrier_count(self, t: TensorSig, carrier: str, instance: Instance) -> int:
+    def carrier_count(self, t: TensorSig, carrier: str, instance: DeviceInstance) -> int:
         return instance.counts[carrier] if len(t.dims) == 1 else len(instance.edges[carrier])
 
-    def support(self, t: TensorSig, instance: Instance) -> Tensor:
+    def support(self, t: TensorSig, instance: DeviceInstance) -> Tensor:
         """Boolean mask ``(*set axes)`` of the entries of a two-set action its carriers cover
         (``support: matched``: the related pairs); the projection keeps the rest at zero."""
         shape = tuple(n for d in t.dims for n in instance.shapes[d])
@@ -307,7 +315,7 @@ class CompiledModel(nn.Module):
         mask = torch.zeros(math.prod(shape), dtype=torch.bool, device=index.device)
         return mask.index_fill(0, index, True).reshape(shape)
 
-    def assemble(self, t: TensorSig, raw: dict[str, Tensor], instance: Instance) -> Tensor:
+    def assemble(self, t: TensorSig, raw: dict[str, Tensor], instance: DeviceInstance) -> Tensor:
         """The dense action ``(batch, *set axes, [channels])`` from per-carrier outputs
         ``(count, batch, channels')``; zeros off the support; complex from [Re, Im]."""
         batch = next(iter(raw.values())).shape[1]
@@ -438,7 +446,7 @@ class HetGNN(CompiledModel):
 
     # -- forward -----------------------------------------------------------------------------
 
-    def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
+    def readout(self, real: dict[str, Tensor], instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
         if self._fixed_sizes is not None and instance.axis_sizes != self._fixed_sizes:
             raise ValueError(f"sharing='none' gives every vertex and edge its own parameters: this model runs only "
                              f"at the axis sizes it was built for, {self._fixed_sizes}; got {instance.axis_sizes}")
@@ -448,7 +456,7 @@ class HetGNN(CompiledModel):
         return {t.name: {c: self.heads[self._head_key(t, c)](self._head_input(t, c, vertices, edges, instance))
                          for c in self.carriers(t)} for t in self.plan.actions}
 
-    def embed(self, real: dict[str, Tensor], instance: Instance) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def embed(self, real: dict[str, Tensor], instance: DeviceInstance) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Initial states (ENGNN eq. 20): vertex states ``(n, batch, d_v)``, edge states
         ``(E, batch, d_e)``; broken axes add their index code."""
         batch = next(iter(real.values())).shape[0]
@@ -475,13 +483,13 @@ class HetGNN(CompiledModel):
                  for f in slots]
         return torch.cat(parts, dim=-1) if parts else torch.zeros(n, batch, 0, dtype=self.dtype, device=self._device)
 
-    def _edge_feature(self, x: Tensor, name: str, et, instance: Instance) -> Tensor:
+    def _edge_feature(self, x: Tensor, name: str, et, instance: DeviceInstance) -> Tensor:
         """An edge feature's entries on ``et``'s edges: ``(E, batch, channels')``."""
         dims = self.plan.tensor(name).dims
         flat = x.reshape(x.shape[0], -1, x.shape[-1]).transpose(0, 1)
         return flat.index_select(0, instance.dense_index(et, dims))
 
-    def _index_code(self, vertex_type: str, instance: Instance, batch: int) -> Tensor | float:
+    def _index_code(self, vertex_type: str, instance: DeviceInstance, batch: int) -> Tensor | float:
         """Sum over the broken axes of a vertex type's path of ``W_axis · code(index)``."""
         out: Tensor | float = 0.0
         path = self.plan.vertex_type(vertex_type).path
@@ -498,7 +506,7 @@ class HetGNN(CompiledModel):
             out = out + self.index_codes[axis](code)
         return out
 
-    def _head_input(self, t: TensorSig, carrier: str, vertices, edges, instance: Instance) -> Tensor:
+    def _head_input(self, t: TensorSig, carrier: str, vertices, edges, instance: DeviceInstance) -> Tensor:
         """Read-out input (ENGNN eq. 26): the carrier's state; with ``readout="neighbourhood"``
         also a vertex's pooled incident edge states per edge key, an edge's endpoints' states."""
         if self.options.readout == "own":
@@ -545,7 +553,7 @@ class FNN(CompiledModel):
     def _set_shape(self, t: TensorSig) -> tuple[int, ...]:
         return tuple(n for d in t.dims for n in self.fixed.shapes[d])
 
-    def readout(self, real: dict[str, Tensor], instance: Instance) -> dict[str, dict[str, Tensor]]:
+    def readout(self, real: dict[str, Tensor], instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
         if instance.axis_sizes != self.fixed.axis_sizes:
             raise ValueError(f"the FNN baseline runs only at the axis sizes it was built for, "
                              f"{self.fixed.axis_sizes}; got {instance.axis_sizes}")
@@ -574,7 +582,7 @@ def sinusoidal_code(index: Tensor, width: int, dtype: torch.dtype) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
-def _count(fixed: Instance | None, types: tuple[str, ...], kind: str) -> int | None:
+def _count(fixed: DeviceInstance | None, types: tuple[str, ...], kind: str) -> int | None:
     """Per-instance count of a merged embedding key (sharing='none' keys are single types)."""
     if fixed is None:
         return None

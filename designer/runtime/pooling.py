@@ -9,7 +9,7 @@ commutative, so any composite keeps the symmetry; ``max`` senses the strongest n
 ``mean`` or ``sum`` the total, e.g. the total interference a receiver sees.
 
 Messages arrive in a view's order, ``(rows·count, batch, w)``: ``count`` messages per shared
-vertex (see :mod:`designer.runtime.instance`), so every pool is a dense reduction over the
+vertex (see :mod:`designer.runtime.device_instance`), so every pool is a dense reduction over the
 ``count`` axis of ``(rows, count, batch, w)``. Excluding an edge's own message costs no
 quadratic work: ``sum − self``; for max, the row maximum except at a unique maximum, where the
 second largest.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .instance import View
+from .device_instance import View
 from .options import POOLINGS
 
 

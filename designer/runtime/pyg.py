@@ -15,7 +15,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from .instance import Instance
+from .device_instance import DeviceInstance
 from .plan import Plan
 
 
@@ -35,7 +35,7 @@ def hetero_graph(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, re
         for a, n in zip(plan.tensor_axes(t.name), features[t.name].shape[1:]):
             if isinstance(plan.axis(a).size, str):
                 sizes[plan.axis(a).size] = n
-    instance = Instance(plan, plan.axis_sizes(sizes))
+    instance = DeviceInstance(plan, sizes)
     nodes = {}
     for vt in plan.vertex_types:
         n = instance.counts[vt.name]
