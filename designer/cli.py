@@ -268,29 +268,59 @@ def _evaluate(args) -> int:
 
 
 def _print_result(result: dict) -> None:
-    """The rows of :func:`designer.evaluation.evaluate` as a Markdown table."""
+    """The rows of :func:`designer.evaluation.evaluate` as a Markdown table, then per row the
+    alternatives, the speed at equal quality and any refinement."""
     trained = ("" if result["trained_problem"] == result["problem_reference"]
                else f", trained as {result['trained_problem']}")
     print(f"{result['problem']} ({result['arch']}{trained}) on {result['device']} ({result['device_name']}), "
-          f"{result['samples']} samples; {result['objective']}")
+          f"{result['samples']} samples, model batch {result['batch']}, reference batch "
+          f"{result['reference_batch']}; {result['objective']}")
     print("| sizes | model | reference | ratio | model ms/sample | reference ms/sample | speed-up |")
     print("|---|---|---|---|---|---|---|")
     for r in result["rows"]:
-        at = {**r["sizes"], **r["scenario"]}
-        size_text = ", ".join(f"{k}={v}" for k, v in at.items()) or "scenario defaults"
-        speedup = "—" if r["speedup"] is None else f"{r['speedup']:.0f}×"
-        print(f"| {size_text} | {_number(r['model_objective'])} | {_number(r['reference_objective'])} "
+        speedup = "—" if r["speedup"] is None else f"{r['speedup']:.1f}×"
+        print(f"| {_at(r)} | {_number(r['model_objective'])} | {_number(r['reference_objective'])} "
               f"| {_number(r['ratio'], 4)} | {_number(r['model_ms_per_sample'], 4)} "
               f"| {_number(r['reference_ms_per_sample'], 4)} | {speedup} |")
     for r in result["rows"]:
-        if "refined" in r:
-            ref = r["refined"]
-            print(f"model + {ref['iterations']} reference iterations at {r['sizes']}: {ref['objective']:.3f}, "
-                  f"ratio {ref['ratio']:.4f}, {ref['ms_per_sample']:.4f} ms/sample, "
-                  f"{ref['speedup']:.0f}× faster than the reference")
-        for name, alt in r["alternatives"].items():
-            print(f"{name} at {r['sizes']}: {alt['objective']:.3f}, {alt['ms_per_sample']:.4f} ms/sample; "
-                  f"model / {name} = {alt['model_ratio']:.4f}")
+        for line in _row_notes(r):
+            print(f"{_at(r)}: {line}")
+
+
+def _at(row: dict) -> str:
+    at = {**row["sizes"], **row["scenario"]}
+    return ", ".join(f"{k}={v}" for k, v in at.items()) or "scenario defaults"
+
+
+def _row_notes(r: dict) -> list[str]:
+    """One line per alternative, the equal-quality search, and the scores of a model with
+    reference iterations inside or after it."""
+    lines = []
+    for name, alt in r["alternatives"].items():
+        if "not_applicable" in alt:
+            lines.append(f"{name}: does not apply ({alt['not_applicable']})")
+        else:
+            lines.append(f"{name}: {alt['objective']:.3f} ({alt['reference_ratio']:.4f} of the reference), "
+                         f"{alt['ms_per_sample']:.4f} ms/sample; model / {name} = {alt['model_ratio']:.4f}")
+    match = r.get("equal_quality")
+    if match is not None and match["iterations"] is None:
+        lines.append(f"the reference does not reach the model within {match['cap']} iterations "
+                     f"({match['objective']:.3f})")
+    elif match is not None:
+        lines.append(f"the reference equals the model after {match['iterations']} iterations "
+                     f"({match['objective']:.3f}), {match['ms_per_sample']:.4f} ms/sample: the model is "
+                     f"{match['speedup']:.1f}× faster at equal quality")
+    if "reference_inside" in r:
+        h = r["reference_inside"]
+        lines.append(f"a hybrid: the model's actions pass through {h['iterations']} reference "
+                     f"iterations; the same iterations from the reference's own start score "
+                     f"{h['same_iterations_objective']:.3f} (model / that = {h['model_ratio']:.4f})")
+    if "refined" in r:
+        ref = r["refined"]
+        lines.append(f"model + {ref['iterations']} reference iterations (a hybrid): {ref['objective']:.3f}, ratio "
+                     f"{ref['ratio']:.4f}, {ref['ms_per_sample']:.4f} ms/sample, {ref['speedup']:.1f}× faster "
+                     f"than the reference")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

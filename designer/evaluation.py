@@ -1,9 +1,13 @@
 """Evaluate a trained checkpoint against the problem's numerical reference, at the training
 size and at other sizes, on samples the problem draws or read from a data file: the objective,
-its ratio to the reference's, per-sample runtime of both on the same device."""
+its ratio to the reference's and to every alternative (trivial baselines among them), and the
+time of model and references, both run in batches on the same device; for an iterative
+reference also the iterations it needs to equal the model and their time (the speed at equal
+quality)."""
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 from functools import partial
@@ -11,12 +15,13 @@ from functools import partial
 import torch
 
 from .data import load_data
-from .problem import configured, label, load, part
+from .problem import NotApplicable, configured, label, load, part
 from .training import (TrainConfig, batched_objective, check_counts, check_features, chunks,
                        load_checkpoint, load_problem, run_samples, scenario_of, stored_model)
 
 
 MODEL_PASSES = 5  # the model's passes over the test set, timed apart; their median is reported
+MATCH_CAP = 4096  # the most iterations tried when finding what an iterative reference needs to equal the model
 
 
 def _timed(fn, device: str, warm_up=None, passes: int = 1):
@@ -48,6 +53,24 @@ def _score(problem, solve, features: dict, device: str, batch: int, passes: int 
                               passes)
     values = torch.cat([problem.objective(piece, act) for piece, act in zip(parts, actions)])
     return values.mean().item(), seconds
+
+
+_SCORES: dict[tuple, tuple[float, float]] = {}  # this process's reference scores, see _memo
+
+
+def _memo(key: tuple, features: dict, score):
+    """``score()`` once per reference and test set in a process: experiments evaluate several
+    checkpoints on one test set, and a converged, multi-start reference costs minutes there.
+    ``key`` names the reference (problem, options, sizes, device, batch); the test set enters by
+    a digest of its tensors. Returns (mean objective, seconds of the first computation)."""
+    digest = hashlib.sha256()
+    for name in sorted(features):
+        digest.update(name.encode())
+        digest.update(features[name].detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    full = (*key, digest.hexdigest())
+    if full not in _SCORES:
+        _SCORES[full] = score()
+    return _SCORES[full]
 
 
 def device_name(device: str) -> str:
@@ -113,7 +136,7 @@ def evaluate(checkpoint: str, sizes: list[dict[str, int]] | None = None, samples
     chosen = load_problem(config) if problem is None and problem_options is None else configured(
         load(problem or config.problem), config.problem_options if problem_options is None else problem_options)
     name = part(chosen, "name", problem or config.problem)
-    if refine and part(chosen, "warm_start") is None:
+    if refine and (part(chosen, "warm_start") is None or part(chosen, "reference_steps") is None):
         raise ValueError(f"problem {name!r} cannot start its reference from a model's output (refine)")
     scenario = {**config.scenario, **(scenario or {})}
     points = [({}, {})] + [(s, {}) for s in sizes or []] + _swept(eager.plan, sweep)
@@ -164,20 +187,70 @@ def _row(problem, model, features: dict, at: dict, scenario: dict, device: str, 
     if part(problem, "reference") is None:
         return row
     reference = _with_options(partial(problem.reference, sizes=at), reference_options)
-    reference_value, reference_seconds = _score(problem, reference, features, device, reference_batch)
+    key = (part(problem, "name", ""), repr(part(problem, "options")), repr(sorted(at.items())), device, reference_batch)
+    reference_value, reference_seconds = _memo(
+        (*key, "reference", repr(sorted(reference_options.items()))), features,
+        lambda: _score(problem, reference, features, device, reference_batch))
     row.update(reference_objective=reference_value, ratio=value / reference_value,
                reference_ms_per_sample=1e3 * reference_seconds / samples, speedup=reference_seconds / model_seconds)
     for name, solve in (part(problem, "alternatives") or {}).items():
-        alt_value, alt_seconds = _score(problem, partial(solve, sizes=at), features, device, reference_batch)
+        try:
+            alt_value, alt_seconds = _memo((*key, name), features, lambda: _score(problem, partial(solve, sizes=at),
+                                                                                  features, device, reference_batch))
+        except NotApplicable as exc:
+            row["alternatives"][name] = {"not_applicable": str(exc)}
+            continue
         row["alternatives"][name] = {"objective": alt_value, "ms_per_sample": 1e3 * alt_seconds / samples,
-                                     "model_ratio": value / alt_value}
+                                     "model_ratio": value / alt_value, "reference_ratio": alt_value / reference_value}
+    steps = part(problem, "reference_steps")
+    inside = part(problem, "reference_iterations_inside", 0)
+    if inside:
+        start_value = _score(problem, partial(steps, sizes=at, iters=inside), features, device, reference_batch)[0]
+        row["reference_inside"] = {"iterations": inside, "same_iterations_objective": start_value,
+                                   "model_ratio": value / start_value}
+    if steps is not None:
+        row["equal_quality"] = equal_quality(problem, partial(steps, sizes=at), features, device, reference_batch,
+                                              value, model_seconds)
     if refine:
-        refined_value, refined_seconds = _score(problem, _refined(problem, infer, reference, refine), features,
+        steps = _with_options(partial(problem.reference_steps, sizes=at), reference_options)
+        refined_value, refined_seconds = _score(problem, _refined(problem, infer, steps, refine), features,
                                                 device, batch, MODEL_PASSES)
         row["refined"] = {"iterations": refine, "objective": refined_value, "ratio": refined_value / reference_value,
                           "ms_per_sample": 1e3 * refined_seconds / samples,
                           "speedup": reference_seconds / refined_seconds}
     return row
+
+
+def equal_quality(problem, steps, features: dict, device: str, batch: int, target: float,
+                   model_seconds: float) -> dict:
+    """The fewest iterations ``T`` of an iterative reference (``steps(features, iters=T)``, from
+    its documented start, one start) whose mean objective reaches the model's ``target``, found
+    by doubling and then bisection (each sample's objective does not fall from one iteration to
+    the next, so neither does the mean), and the time of those ``T`` iterations, batched as the
+    reference is: ``{"iterations", "objective", "ms_per_sample", "speedup"}``; ``iterations``
+    None when :data:`MATCH_CAP` iterations do not reach the model."""
+    samples = next(iter(features.values())).shape[0]
+    scores: dict[int, float] = {}
+
+    def reaches(T: int) -> bool:
+        if T not in scores:
+            try:
+                scores[T] = _score(problem, partial(steps, iters=T), features, device, batch)[0]
+            except NotApplicable:
+                scores[T] = float("-inf")
+        return scores[T] >= target
+
+    low, high = 0, 1
+    while not reaches(high):
+        if high >= MATCH_CAP:
+            return {"iterations": None, "cap": MATCH_CAP, "objective": scores[high]}
+        low, high = high, min(2 * high, MATCH_CAP)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if reaches(middle) else (middle, high)
+    objective, seconds = _score(problem, partial(steps, iters=high), features, device, batch)
+    return {"iterations": high, "objective": objective, "ms_per_sample": 1e3 * seconds / samples,
+            "speedup": seconds / model_seconds}
 
 
 def _swept(plan, sweep: tuple[str, list] | None) -> list[tuple[dict, dict]]:
@@ -217,14 +290,15 @@ def inference(model, problem):
     return lambda features: decode(features, model(**features))
 
 
-def _refined(problem, infer, reference, iters: int):
-    """The model's physical actions (``infer``) refined by ``iters`` iterations of ``reference``
-    started from them (the problem's ``warm_start`` makes its ``init``; ``refine_offset`` of
-    them are the ones its actions' scoring adds)."""
+def _refined(problem, infer, steps, iters: int):
+    """The model's physical actions (``infer``) refined by ``iters`` iterations of the reference
+    (``steps``: the problem's ``reference_steps``) started from them (the problem's
+    ``warm_start`` makes its ``init``; ``refine_offset`` of them are the ones its actions'
+    scoring adds)."""
     def solve(features: dict):
         with torch.no_grad():
             start = problem.warm_start(features, infer(features))
-        return reference(features, init=start, iters=iters - part(problem, "refine_offset", 0))
+        return steps(features, init=start, iters=iters - part(problem, "refine_offset", 0))
 
     return solve
 

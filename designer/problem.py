@@ -14,12 +14,21 @@ defaults, or write the attributes yourself)::
         minimum rate, ...); higher is better.
 
 Optional attributes (all default to "absent"): ``reference(features, *, sizes) -> actions``
-(the numerical reference evaluation compares with), ``alternatives`` (a mapping of name to
-further references with the same signature), ``imitation(features, actions, target) -> (batch,)``
+(the numerical reference evaluation compares with; iterative ones run to convergence),
+``alternatives`` (a mapping of name to further references with the same signature: trivial
+baselines, truncated variants; a reference that does not apply at the sizes it is called with
+raises :class:`NotApplicable`, and evaluation leaves it out of that row, saying why),
+``reference_steps(features, *, sizes, iters) -> actions`` (an iterative reference from its
+documented start for exactly ``iters`` iterations: evaluation finds the iterations the reference
+needs to match the model and times them, the speed at equal quality),
+``reference_iterations_inside`` (an int: the model's actions pass through this many iterations
+of the reference, so the model is a hybrid of network and reference and is reported beside
+that many iterations from the reference's own start), ``imitation(features, actions, target) -> (batch,)``
 (a supervised warm-start loss, ``train --imitate-epochs``), ``augment(features, generator) ->
 features`` (a random transform that leaves the objective unchanged, ``train --augment``),
 ``decode(features, actions) -> actions`` (the physical actions a model's actions stand for),
-``warm_start(features, actions)`` and ``refine_offset`` (``evaluate --refine``), ``Scenario`` (a
+``warm_start(features, actions)`` and ``refine_offset`` (``evaluate --refine``: the model's
+actions refined by ``reference_steps(features, sizes=..., iters=T, init=warm_start(...))``), ``Scenario`` (a
 pydantic model or dataclass of the scenario's parameters, set with ``--scenario KEY=VALUE``),
 ``Options`` and ``with_options(options)`` (a pydantic model or dataclass of the problem's own
 parameters, ``--problem-option KEY=VALUE``), ``model_presets`` (named model options, e.g.
@@ -60,6 +69,8 @@ class Problem:
     Scenario: type | None = None
     Options: type | None = None
     reference: Callable | None = None
+    reference_steps: Callable | None = None
+    reference_iterations_inside: int = 0
     alternatives: Mapping[str, Callable] = {}
     imitation: Callable | None = None
     augment: Callable | None = None
@@ -90,6 +101,11 @@ def label(problem) -> str:
 # ---------------------------------------------------------------------------------------------
 # Finding a problem.
 # ---------------------------------------------------------------------------------------------
+
+class NotApplicable(ValueError):
+    """Raised by a reference that does not apply at the sizes it is called with (for example a
+    construction that needs twice as many RF chains as UEs); the message says why."""
+
 
 class ProblemError(ValueError):
     """A problem reference that cannot be resolved, or an object that breaks the contract."""

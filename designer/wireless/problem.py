@@ -8,6 +8,7 @@ A user's problem does not need this class: any object with ``sample`` and ``obje
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Mapping
 
 import torch
@@ -36,7 +37,9 @@ class WirelessProblem:
     of the solver for sizes the features do not show (hybrid precoding's ``N_RF``);
     ``solvers``: further references by name (``alternatives``, same keywords as ``solver``);
     ``variant(options)``: the problem with its :attr:`Options` set (the refined problem's WMMSE
-    iterations inside the model). The other fields are the optional parts of the contract.
+    iterations inside the model); ``iterative``: the solver takes ``iters``, ``tol`` and
+    ``starts`` (WMMSE), which gives :attr:`reference_steps`. The other fields are the optional
+    parts of the contract.
     """
 
     name: str
@@ -59,6 +62,8 @@ class WirelessProblem:
     Options: type[BaseModel] | None = None
     options: BaseModel | None = None
     variant: Callable[[BaseModel], "WirelessProblem"] | None = None
+    iterative: bool = False
+    reference_iterations_inside: int = 0
     objective_name: str = "sum rate"
     unit: str = "bits/s/Hz"
 
@@ -72,6 +77,12 @@ class WirelessProblem:
     def reference(self, features: Features, *, sizes: Mapping[str, int] | None = None, **options) -> dict[str, Tensor]:
         """The numerical reference's actions; ``options`` are the solver's keywords."""
         return self.solver(features, **self._solver_sizes(sizes), **options)
+
+    @property
+    def reference_steps(self) -> Callable[..., dict[str, Tensor]] | None:
+        """The solver from its documented start for exactly ``iters`` iterations, one start
+        (``reference_steps(features, *, sizes, iters)``); None for a closed-form reference."""
+        return _Sized(truncated(self.solver), self._solver_sizes) if self.iterative else None
 
     @property
     def alternatives(self) -> dict[str, Callable[..., dict[str, Tensor]]]:
@@ -96,3 +107,20 @@ class _Sized:
 
     def __call__(self, features: Features, *, sizes: Mapping[str, int] | None = None, **options):
         return self.solve(features, **self.keywords(sizes), **options)
+
+
+def truncated(solver: Callable[..., dict[str, Tensor]], iters: int | None = None) -> Callable[..., dict[str, Tensor]]:
+    """An iterative ``solver`` from its documented start only, no early stop, for ``iters``
+    iterations (given now or at the call)."""
+    fixed = {} if iters is None else {"iters": iters}
+    return partial(solver, tol=0.0, starts=0, **fixed)
+
+
+def iterative_baselines(solver: Callable[..., dict[str, Tensor]], start: str | None,
+                        counts: tuple[int, ...] = (10, 100)) -> dict[str, Callable[..., dict[str, Tensor]]]:
+    """Trivial baselines of an iterative reference, by name: its documented start alone
+    (``start``: ``full_power``, ``mrt``, ...; None where the solver's actions at iteration 0 are
+    not the start's) and ``wmmse_<n>``, ``n`` iterations from it (one start, no early stop;
+    ``wmmse_100`` is the common truncated WMMSE)."""
+    first = {} if start is None else {start: truncated(solver, 0)}
+    return {**first, **{f"wmmse_{n}": truncated(solver, n) for n in counts}}

@@ -29,6 +29,7 @@ from .objectives import (
     imitation_ic_beamforming,
     sum_rate_ic_beamforming_node,
 )
+from ..problem import NotApplicable
 from .references.wmmse import wmmse_ic_beamforming_structured, wmmse_update_ic
 
 __all__ = [
@@ -71,13 +72,15 @@ def imitation_ic_beamforming_refined(features: Mapping[str, Tensor], actions: Ma
                                     decode_ic_beamforming_refined(features, target, inner_iterations))
 
 
-def wmmse_ic_beamforming_refined(features: Mapping[str, Tensor], iters: int = 100, inner_iterations: int = 1,
+def wmmse_ic_beamforming_refined(features: Mapping[str, Tensor], iters: int | None = None, inner_iterations: int = 1,
                                  **kwargs) -> dict[str, Tensor]:
     """WMMSE's structured parameters (:func:`~designer.wireless.references.wmmse.wmmse_ic_beamforming_structured`)
     stopped ``inner_iterations`` iterations early, so that, refined by
     :func:`decode_ic_beamforming_refined`, they score WMMSE's ``iters + 1``-th iterate: the
     structured problem's reference.  ``kwargs`` go to
     :func:`~designer.wireless.references.wmmse.wmmse_beamforming`."""
+    if iters is None:  # converged: stopping inner_iterations early changes nothing
+        return wmmse_ic_beamforming_structured(features, **kwargs)
     if iters < inner_iterations:
-        raise ValueError(f"iters must be at least {inner_iterations} (the iterations inside the model), got {iters}")
+        raise NotApplicable(f"iters must be at least {inner_iterations} (the iterations inside the model), got {iters}")
     return wmmse_ic_beamforming_structured(features, iters=iters - inner_iterations, **kwargs)

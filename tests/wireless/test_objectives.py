@@ -500,4 +500,4 @@ def test_structured_ic_imitation_compares_beams_not_parameters():
     expected = (reference["power"] / 4 / features["p_max"]).mean(-1)
     assert torch.allclose(problem.imitation(features, quartered, reference), expected, rtol=1e-8)
     other = {**reference, "weight": reference["weight"].flip(-1)}  # other directions
-    assert (problem.imitation(features, other, reference) > 1e-4).all()
+    assert (problem.imitation(features, other, reference) > 1e-6).all()

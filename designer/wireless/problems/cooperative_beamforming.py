@@ -8,7 +8,7 @@ from typing import Optional
 from pydantic import Field
 
 from ..objectives import augment_cooperative_beamforming, edge_beams, sum_rate_cooperative_beamforming
-from ..problem import Scenario, WirelessProblem
+from ..problem import Scenario, WirelessProblem, iterative_baselines
 from ..references import gradient_projection_cooperative_beamforming, wmmse_cooperative_beamforming
 from ..scenarios import sample_cooperative_beamforming
 
@@ -31,6 +31,7 @@ problem = WirelessProblem(
     wmmse_cooperative_beamforming, ("p_max", "sigma", "H"), ("V",),
     "ENGNN eqs. (13)-(16); references WMMSE and gradient projection", CooperativeScenario,
     default_sizes={"M": 5, "K": 2, "N": 2},
-    solvers={"gradient_projection": gradient_projection_cooperative_beamforming},
+    solvers={"gradient_projection": gradient_projection_cooperative_beamforming,
+             **iterative_baselines(wmmse_cooperative_beamforming, "mrt")}, iterative=True,
     augment=augment_cooperative_beamforming, warm_start=edge_beams,
     model_presets={"engnn": {"layers": 2, "hidden": 64}})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..objectives import sum_rate_d2d_link_scheduling
-from ..problem import Scenario, WirelessProblem
+from ..problem import Scenario, WirelessProblem, iterative_baselines
 from ..references import wmmse_d2d_link_scheduling
 from ..scenarios import sample_d2d_link_scheduling
 
@@ -27,4 +27,5 @@ class D2DScenario(Scenario):
 
 problem = WirelessProblem(
     "d2d_link_scheduling", sample_d2d_link_scheduling, sum_rate_d2d_link_scheduling, wmmse_d2d_link_scheduling,
-    ("H",), ("rho",), "Zhao, Yang, Liu §2-A; reference scalar WMMSE", D2DScenario, default_sizes={"K": 50})
+    ("H",), ("rho",), "Zhao, Yang, Liu §2-A; reference scalar WMMSE", D2DScenario, default_sizes={"K": 50},
+    solvers=iterative_baselines(wmmse_d2d_link_scheduling, "full_power"), iterative=True)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..objectives import sum_rate_ibc_power_allocation
-from ..problem import Scenario, WirelessProblem
+from ..problem import Scenario, WirelessProblem, iterative_baselines
 from ..references import wmmse_ibc_power_allocation
 from ..scenarios import sample_ibc_power_allocation
 
@@ -30,5 +30,6 @@ class IBCScenario(Scenario):
 problem = WirelessProblem(
     "ibc_power_allocation", sample_ibc_power_allocation, sum_rate_ibc_power_allocation, wmmse_ibc_power_allocation,
     ("p_max", "sigma", "G"), ("P",), "ENGNN eqs. (7)-(12); reference WMMSE", IBCScenario,
-    default_sizes={"B": 5, "Q": 2},
+    default_sizes={"B": 5, "Q": 2}, solvers=iterative_baselines(wmmse_ibc_power_allocation, "full_power"),
+    iterative=True,
     model_presets={"engnn": {"layers": 1, "hidden": 32}})

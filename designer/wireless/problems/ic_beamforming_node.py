@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Union
 
 from ..objectives import augment_ic_beamforming, ic_pair_beams, imitation_ic_beamforming, sum_rate_ic_beamforming_node
-from ..problem import Scenario, WirelessProblem
+from ..problem import Scenario, WirelessProblem, iterative_baselines
 from ..references import wmmse_ic_beamforming_node
 from ..scenarios import sample_ic_beamforming_node
 
@@ -30,5 +30,6 @@ class ICScenario(Scenario):
 problem = WirelessProblem(
     "ic_beamforming_node", sample_ic_beamforming_node, sum_rate_ic_beamforming_node, wmmse_ic_beamforming_node,
     ("p_max", "sigma", "H"), ("v",), "ENGNN eqs. (2)-(6); reference WMMSE", ICScenario, default_sizes={"K": 20, "N": 2},
+    solvers=iterative_baselines(wmmse_ic_beamforming_node, "mrt"), iterative=True,
     imitation=imitation_ic_beamforming, augment=augment_ic_beamforming, warm_start=ic_pair_beams,
     model_presets={"engnn": ENGNN_PRESET})

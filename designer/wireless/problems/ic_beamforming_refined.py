@@ -10,7 +10,7 @@ from functools import lru_cache, partial
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..objectives import augment_ic_beamforming
-from ..problem import WirelessProblem
+from ..problem import WirelessProblem, iterative_baselines
 from ..refined import (decode_ic_beamforming_refined, imitation_ic_beamforming_refined,
                        sum_rate_ic_beamforming_refined, wmmse_ic_beamforming_refined)
 from ..scenarios import sample_ic_beamforming_edge
@@ -34,7 +34,10 @@ def refined(options: RefinedOptions) -> WirelessProblem:
         partial(wmmse_ic_beamforming_refined, **n), ("p_max", "sigma", "H"), ("weight", "multiplier", "power"),
         f"ENGNN eqs. (2)-(6), the structured beams refined by {options.inner_iterations} WMMSE "
         f"iteration{'s' * (options.inner_iterations > 1)} inside the model; reference WMMSE", ICScenario,
-        default_sizes={"K": 20, "N": 2}, imitation=partial(imitation_ic_beamforming_refined, **n),
+        default_sizes={"K": 20, "N": 2},
+        solvers=iterative_baselines(partial(wmmse_ic_beamforming_refined, **n), None), iterative=True,
+        reference_iterations_inside=options.inner_iterations,
+        imitation=partial(imitation_ic_beamforming_refined, **n),
         augment=augment_ic_beamforming,
         decode=partial(decode_ic_beamforming_refined, **n), model_presets={"engnn": ENGNN_PRESET},
         Options=RefinedOptions, options=options, variant=refined)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..objectives import sum_rate_mcmu_power_allocation
-from ..problem import Scenario, WirelessProblem
+from ..problem import Scenario, WirelessProblem, iterative_baselines
 from ..references import wmmse_mcmu_power_allocation
 from ..scenarios import sample_mcmu_power_allocation
 
@@ -31,4 +31,5 @@ class MCMUScenario(Scenario):
 problem = WirelessProblem(
     "mcmu_power_allocation", sample_mcmu_power_allocation, sum_rate_mcmu_power_allocation,
     wmmse_mcmu_power_allocation, ("H",), ("p",), "Zhao, Yang, Liu eq. (1); reference WMMSE", MCMUScenario,
-    default_sizes={"M": 4, "K": 5})
+    default_sizes={"M": 4, "K": 5}, solvers=iterative_baselines(wmmse_mcmu_power_allocation, "full_power"),
+    iterative=True)

@@ -4,7 +4,7 @@ reference WMMSE, alternatives ZF and regularised ZF."""
 from __future__ import annotations
 
 from ..objectives import sum_rate_mu_miso_precoding
-from ..problem import Scenario, WirelessProblem
+from ..problem import Scenario, WirelessProblem, iterative_baselines
 from ..references import rzf_mu_miso_precoding, wmmse_mu_miso_precoding, zf_mu_miso_precoding
 from ..scenarios import sample_mu_miso_precoding
 
@@ -18,4 +18,5 @@ class MUMISOScenario(Scenario):
 problem = WirelessProblem(
     "mu_miso_precoding", sample_mu_miso_precoding, sum_rate_mu_miso_precoding, wmmse_mu_miso_precoding,
     ("H",), ("V",), "Zhao, Yang, Liu §2-A; reference WMMSE", MUMISOScenario, default_sizes={"K": 4, "N": 8},
-    solvers={"zf": zf_mu_miso_precoding, "rzf": rzf_mu_miso_precoding})
+    solvers={"zf": zf_mu_miso_precoding, "rzf": rzf_mu_miso_precoding,
+             **iterative_baselines(wmmse_mu_miso_precoding, "mrt")}, iterative=True)

@@ -6,14 +6,23 @@ One module per algorithm family:
   (interference channel, cooperative, MU-MISO) under per-BS budgets.
 * :mod:`.gradient_projection` — projected gradient ascent with Armijo steps (cooperative).
 * :mod:`.linear` — ZF / regularised ZF (MU-MISO) and the optimal per-BS MRT (CoMP-JT).
-* :mod:`.hybrid` — GLRAM-style analog beamforming + ZF/BD baseband (hybrid precoding).
+* :mod:`.hybrid` — hybrid precoding: GLRAM-style and matched-filter analog parts with ZF or WMMSE
+  baseband, fully digital precoders realised exactly with ``N_RF >= 2K``, and the best of them.
 
 Every problem-level reference takes the feature dict of the matching scenario and returns an
 action dict in the layouts of :mod:`designer.wireless.objectives`.
 """
 
 from .gradient_projection import gradient_projection_cooperative_beamforming, project_per_bs_power
-from .hybrid import glram_hybrid_precoding, phase_extract
+from .hybrid import (
+    best_hybrid_precoding,
+    digital_wmmse_hybrid_precoding,
+    digital_zf_hybrid_precoding,
+    glram_hybrid_precoding,
+    mf_zf_hybrid_precoding,
+    phase_extract,
+    realise_digital,
+)
 from .linear import mrt_comp_jt, rzf_mu_miso_precoding, zf_mu_miso_precoding
 from .wmmse import (
     hermitian_eigh,
@@ -39,8 +48,13 @@ from .wmmse import (
 __all__ = [
     "gradient_projection_cooperative_beamforming",
     "project_per_bs_power",
+    "best_hybrid_precoding",
+    "digital_wmmse_hybrid_precoding",
+    "digital_zf_hybrid_precoding",
     "glram_hybrid_precoding",
+    "mf_zf_hybrid_precoding",
     "phase_extract",
+    "realise_digital",
     "mrt_comp_jt",
     "rzf_mu_miso_precoding",
     "zf_mu_miso_precoding",

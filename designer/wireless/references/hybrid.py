@@ -27,12 +27,17 @@ eigenvectors; they still add baseband degrees of freedom.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import Tensor
 
-__all__ = ["glram_hybrid_precoding", "phase_extract"]
+from ...problem import NotApplicable
+from ..objectives import sum_rate_hybrid_precoding, sum_rate_hybrid_precoding_miso
+from .wmmse import wmmse_mu_miso_precoding
+
+__all__ = ["glram_hybrid_precoding", "phase_extract", "realise_digital", "mf_zf_hybrid_precoding",
+           "digital_zf_hybrid_precoding", "digital_wmmse_hybrid_precoding", "best_hybrid_precoding"]
 
 
 def phase_extract(X: Tensor, n: int) -> Tensor:
@@ -78,3 +83,151 @@ def glram_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6, ite
         eye = torch.eye(K, dtype=H.dtype, device=H.device)
         out["V_RF"] = v.unsqueeze(-1) * eye[:, None, :]
     return out
+
+
+# --------------------------------------------------------------------------- further hybrid references
+# The designs below share one split: UE combiners (MU-MIMO) give the composite channel
+# ``C`` ``(batch, K, N_t)``, ``C[k] = v_k^H H_k``, and a precoder ``F = W_RF W_BB`` ``(batch, N_t, K)``
+# with ``||F||_F^2 = K`` then sees the MU-MISO channel ``C`` at per-stream SNR ``P/K`` (eq. 3a).
+
+
+def _combiners(H: Tensor) -> Tensor:
+    """Analog combiners ``(batch, K, N_r)``: the phases of each ``H_k``'s dominant left singular
+    vector, ``|entries| = 1/sqrt(N_r)``."""
+    U = torch.linalg.svd(H)[0][..., 0]
+    return phase_extract(U, H.shape[-2])
+
+
+def _split(features: Mapping[str, Tensor], combiners: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """(composite channel ``C`` ``(batch, K, N_t)``, combiners ``(batch, K, N_r)`` or None for MU-MISO)."""
+    H = features["H"]
+    if H.dim() == 3:
+        return H, None
+    v = _combiners(H) if combiners is None else combiners
+    return torch.einsum("bkr,bkrt->bkt", v.conj(), H), v
+
+
+def _actions(W_RF: Tensor, W_BB: Tensor, combiners: Tensor | None) -> dict[str, Tensor]:
+    out = {"W_RF": W_RF, "W_BB": W_BB}
+    if combiners is not None:
+        K = combiners.shape[1]
+        eye = torch.eye(K, dtype=combiners.dtype, device=combiners.device)
+        out["V_RF"] = combiners.unsqueeze(-1) * eye[:, None, :]
+    return out
+
+
+def _to_power(F: Tensor, W: Tensor | None = None) -> Tensor:
+    """``F`` scaled so that ``||W F||_F^2 = K`` (``W`` = identity when None), eq. (3b)."""
+    norm = torch.linalg.vector_norm(F if W is None else W @ F, dim=(-2, -1), keepdim=True)
+    return F * (math.sqrt(F.shape[-1]) / norm.clamp_min(torch.finfo(norm.dtype).tiny))
+
+
+def realise_digital(F: Tensor, n_rf: int) -> tuple[Tensor, Tensor]:
+    """A fully digital precoder ``F`` ``(batch, N_t, K)`` written exactly as ``W_RF W_BB`` with
+    ``n_rf >= 2K`` RF chains of constant modulus ``1/sqrt(N_t)`` (Sohrabi & Yu, IEEE JSTSP 2016,
+    Prop. 2): with ``beta_j = sqrt(N_t) max_i |F_ij| / 2`` every ``z = sqrt(N_t) F_ij / beta_j``
+    has ``|z| <= 2``, so ``z = e^{ja} + e^{jb}`` with ``a, b = arg z +- arccos(|z|/2)``; RF
+    chain ``j`` carries the phases ``a``, chain ``K + j`` the phases ``b``, both weighted ``beta_j``
+    in column ``j`` of ``W_BB``. Chains past ``2K`` carry ``1/sqrt(N_t)`` and weight 0. Returns
+    ``W_RF`` ``(batch, N_t, n_rf)`` and ``W_BB`` ``(batch, n_rf, K)``."""
+    b, N_t, K = F.shape
+    if n_rf < 2 * K:
+        raise NotApplicable(f"a fully digital precoder needs N_RF >= 2K = {2 * K} RF chains, got {n_rf}")
+    real = F.real.dtype
+    beta = math.sqrt(N_t) * F.abs().amax(dim=-2) / 2  # (batch, K)
+    z = math.sqrt(N_t) * F / beta.unsqueeze(-2).clamp_min(torch.finfo(real).tiny)
+    spread = torch.arccos((z.abs() / 2).clamp(max=1.0))
+    unit = torch.full(F.shape, 1 / math.sqrt(N_t), dtype=real, device=F.device)
+    idle = torch.full((b, N_t, n_rf - 2 * K), 1 / math.sqrt(N_t), dtype=F.dtype, device=F.device)
+    W_RF = torch.cat([torch.polar(unit, z.angle() + spread), torch.polar(unit, z.angle() - spread), idle], dim=-1)
+    weights = torch.diag_embed(beta).to(F.dtype)
+    W_BB = torch.cat([weights, weights, torch.zeros(b, n_rf - 2 * K, K, dtype=F.dtype, device=F.device)], dim=-2)
+    return W_RF, W_BB
+
+
+def _digital_zf(C: Tensor) -> Tensor:
+    """Fully digital ZF ``pinv(C)`` at power ``K`` ``(batch, N_t, K)``."""
+    return _to_power(torch.linalg.pinv(C))
+
+
+def _digital_wmmse(C: Tensor, snr_db: float, **options) -> Tensor:
+    """Fully digital WMMSE (:func:`~.wmmse.wmmse_mu_miso_precoding`) on ``C`` at per-stream SNR
+    ``P/K``: its ``V`` (power 1, channel ``sqrt(P) C``) is ``F^T / sqrt(K)``."""
+    K = C.shape[-2]
+    V = wmmse_mu_miso_precoding({"H": C * 10.0 ** (snr_db / 20.0)}, **options)["V"]
+    return math.sqrt(K) * V.transpose(-1, -2)
+
+
+def digital_zf_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6) -> dict[str, Tensor]:
+    """Fully digital ZF on the composite channel, realised exactly as hybrid (:func:`realise_digital`,
+    ``n_rf >= 2K``); MU-MIMO combiners from :func:`_combiners`. Actions as :func:`glram_hybrid_precoding`."""
+    C, v = _split(features)
+    return _actions(*realise_digital(_digital_zf(C), n_rf), v)
+
+
+def digital_wmmse_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6, snr_db: float = 10.0,
+                                   **options) -> dict[str, Tensor]:
+    """Fully digital WMMSE (converged, several starts; ``options`` go to it) on the composite
+    channel, realised exactly as hybrid (``n_rf >= 2K``). Actions as :func:`glram_hybrid_precoding`."""
+    C, v = _split(features)
+    return _actions(*realise_digital(_digital_wmmse(C, snr_db, **options), n_rf), v)
+
+
+def mf_zf_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6) -> dict[str, Tensor]:
+    """Matched-filter analog + ZF digital (Liang, Xu, Dong, IEEE WCL 2014): ``K`` RF chains
+    carry the phases of the UEs' conjugate (composite) channels, ``W_RF[:, k] = exp(-j arg
+    C[k]) / sqrt(N_t)``, and ZF runs on the ``K x K`` channel ``C W_RF``; RF chains past ``K``
+    are idle. Actions as :func:`glram_hybrid_precoding`."""
+    C, v = _split(features)
+    b, K, N_t = C.shape
+    if not K <= n_rf <= N_t:
+        raise ValueError(f"need K <= n_rf <= N_t, got K={K}, n_rf={n_rf}, N_t={N_t}")
+    analog = phase_extract(C.mH, N_t)
+    W_RF = torch.cat([analog, torch.full((b, N_t, n_rf - K), 1 / math.sqrt(N_t), dtype=C.dtype, device=C.device)], -1)
+    W_BB = torch.cat([torch.linalg.pinv(C @ analog), torch.zeros(b, n_rf - K, K, dtype=C.dtype, device=C.device)], -2)
+    return _actions(W_RF, _to_power(W_BB, W_RF), v)
+
+
+def _whitened_wmmse(features: Mapping[str, Tensor], design: Mapping[str, Tensor], snr_db: float,
+                    **options) -> dict[str, Tensor]:
+    """``design``'s analog part (``W_RF``, combiners) kept, the baseband chosen by WMMSE: with
+    ``Q = W_RF^H W_RF = E diag(d) E^H`` and ``W_BB = Q^{-1/2} U``, ``||W_RF W_BB||_F = ||U||_F``,
+    so WMMSE on the whitened channel ``C W_RF Q^{-1/2}`` under power ``K`` is exact."""
+    W_RF = design["W_RF"]
+    combiners = None if "V_RF" not in design else torch.diagonal(design["V_RF"], dim1=1, dim2=3).movedim(-1, 1)
+    C, v = _split(features, combiners)
+    d, E = torch.linalg.eigh(W_RF.mH @ W_RF)
+    keep = d > d.amax(dim=-1, keepdim=True) * 1e-9
+    root = (E * torch.where(keep, d.clamp_min(torch.finfo(d.dtype).tiny).rsqrt(), 0).to(E.dtype).unsqueeze(-2)) @ E.mH
+    U = _digital_wmmse(C @ W_RF @ root, snr_db, **options)
+    return _actions(W_RF, root @ U, v)
+
+
+def _candidates(features: Mapping[str, Tensor], n_rf: int, snr_db: float) -> list[dict[str, Tensor]]:
+    """The designs :func:`best_hybrid_precoding` chooses from at these sizes."""
+    glram, mf = glram_hybrid_precoding(features, n_rf=n_rf), mf_zf_hybrid_precoding(features, n_rf=n_rf)
+    designs = [glram, mf, _whitened_wmmse(features, glram, snr_db), _whitened_wmmse(features, mf, snr_db)]
+    if n_rf >= 2 * features["H"].shape[1]:
+        designs += [digital_zf_hybrid_precoding(features, n_rf=n_rf),
+                    digital_wmmse_hybrid_precoding(features, n_rf=n_rf, snr_db=snr_db)]
+    return designs
+
+
+def best_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6, snr_db: float = 10.0) -> dict[str, Tensor]:
+    """The strongest hybrid reference here, chosen per sample by the sum rate (eq. 3a): GLRAM-style
+    (:func:`glram_hybrid_precoding`) and matched-filter (:func:`mf_zf_hybrid_precoding`) analog
+    parts, each with ZF and with WMMSE baseband (:func:`_whitened_wmmse`), and, when ``n_rf >= 2K``,
+    fully digital ZF and WMMSE realised exactly (:func:`realise_digital`), which any hybrid
+    precoder can only match. Actions as :func:`glram_hybrid_precoding`."""
+    with torch.no_grad():
+        miso = features["H"].dim() == 3
+        score: Callable = sum_rate_hybrid_precoding_miso if miso else sum_rate_hybrid_precoding
+        designs = _candidates(features, n_rf, snr_db)
+        rates = torch.stack([score(features, a, snr_db=snr_db) for a in designs])  # (designs, batch)
+        chosen = rates.argmax(dim=0)
+        out = {}
+        for key in designs[0]:
+            stacked = torch.stack([a[key] for a in designs])
+            index = chosen.view(1, -1, *[1] * (stacked.dim() - 2)).expand(1, *stacked.shape[1:])
+            out[key] = stacked.gather(0, index)[0]
+        return out

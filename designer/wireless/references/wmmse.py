@@ -150,37 +150,111 @@ def multiplier_solver(name: str, bisection_steps: int = BISECTION_STEPS):
     raise ValueError(f"multiplier must be one of {', '.join(MULTIPLIER_SOLVERS)}, got {name!r}")
 
 
-def _converged(rate: Tensor, prev: Tensor, tol: float) -> bool:
-    return tol > 0 and bool(((rate - prev).abs() <= tol * rate.abs().clamp_min(1.0)).all())
+MAX_ITERATIONS = 3000  # the cap of a converged reference; per-sample stopping ends almost every sample earlier
+TOLERANCE = 1e-6  # a sample stops when an iteration changes its sum rate by at most this (relative)
+RANDOM_STARTS = 32  # random starts besides the documented one
+SCREEN_TOLERANCE = 1e-4  # every start runs to this tolerance or SCREEN_ITERATIONS; each sample's best goes on
+SCREEN_ITERATIONS = 100
 
 
-def _iterate(update, rate, start: Tensor, iters: int, tol: float, return_history: bool, out=None):
-    """WMMSE's outer loop: ``update`` applied to ``start`` at most ``iters`` times, stopping early
-    when every sample's sum rate ``rate(x)`` ``(batch,)`` changes by at most ``tol`` (relative,
-    ``tol=0`` disables).  Returns ``out(x)`` (``x`` if ``out`` is None), and the sum-rate history
-    ``(T+1, batch)`` if ``return_history``."""
-    x, history = start, [rate(start)]
-    for _ in range(iters):
-        x = update(x)
-        history.append(rate(x))
-        if _converged(history[-1], history[-2], tol):
-            break
+def _iterate(update, rate, starts: list[Tensor], operands: tuple[Tensor, ...], iters: int | None, tol: float | None,
+             return_history: bool, out=None, report: dict | None = None):
+    """WMMSE's outer loop: ``x <- update(x, *operands)`` until the sum rate ``rate(x,
+    *operands)`` ``(batch,)`` of a sample changes by at most ``tol`` (relative to ``max(1,
+    rate)``; ``tol=0`` never stops early; None: :data:`TOLERANCE`) or after ``iters`` iterations
+    (None: :data:`MAX_ITERATIONS`). A sample that has
+    converged drops out, so an iteration costs the samples still running; ``operands`` are the
+    tensors with a leading sample axis that ``update`` and ``rate`` read.
+
+    With several ``starts`` (``(batch, ...)`` each) every start first runs to the looser
+    :data:`SCREEN_TOLERANCE` or for :data:`SCREEN_ITERATIONS`, and per sample the start with the
+    highest sum rate there goes on to ``tol`` (the screened run's iterations count against
+    ``iters``). Returns ``out(x)`` (``x``
+    if ``out`` is None) and, if ``return_history``, the kept run's sum rates ``(T+1, batch)`` (a
+    stopped sample's last value repeated). ``report``, if given, receives ``iterations``
+    ``(batch,)`` (the kept run's) and ``start`` ``(batch,)`` (its index in ``starts``)."""
+    iters = MAX_ITERATIONS if iters is None else iters
+    tol = TOLERANCE if tol is None else tol
+    screen = max(tol, SCREEN_TOLERANCE) if len(starts) > 1 and tol > 0 else tol
+    best = None
+    for index, start in enumerate(starts):
+        cap = iters if screen == tol else min(iters, SCREEN_ITERATIONS)
+        x, value, used, history = _run(update, rate, start, operands, cap, screen, return_history)
+        if best is None:
+            best = [x, value, used, history, torch.zeros_like(used)]
+            continue
+        better = value > best[1]
+        best[0] = torch.where(better.view(-1, *[1] * (x.dim() - 1)), x, best[0])
+        best[1] = torch.where(better, value, best[1])
+        best[2] = torch.where(better, used, best[2])
+        best[4] = torch.where(better, torch.full_like(used, index), best[4])
+        if return_history:
+            best[3] = torch.where(better, *_same_length(history, best[3]))
+    x, _, used, history, chosen = best
+    if screen != tol:
+        x, _, more, rest = _run(update, rate, x, operands, iters - int(used.max()), tol, return_history)
+        used = used + more
+        if return_history:
+            history = torch.cat([history, rest[1:]])
+    if report is not None:
+        report.update(iterations=used, start=chosen)
     result = x if out is None else out(x)
-    return (result, torch.stack(history)) if return_history else result
+    return (result, history) if return_history else result
+
+
+def _run(update, rate, x: Tensor, operands: tuple[Tensor, ...], iters: int, tol: float, keep: bool):
+    """One start of :func:`_iterate`: (final ``x``, its sum rate, iterations per sample, history or None)."""
+    value = rate(x, *operands)
+    used = torch.zeros(value.shape, dtype=torch.long, device=value.device)
+    running = torch.arange(len(value), device=value.device)
+    history = [value] if keep else None
+    for _ in range(iters):
+        if len(running) == 0:
+            break
+        whole = len(running) == len(value)
+        here = operands if whole else tuple(t[running] for t in operands)
+        new = update(x if whole else x[running], *here)
+        new_value = rate(new, *here)
+        previous = value[running]
+        x, value = x.index_copy(0, running, new), value.index_copy(0, running, new_value)
+        used[running] += 1
+        if keep:
+            history.append(value)
+        if tol > 0:
+            running = running[(new_value - previous).abs() > tol * previous.abs().clamp_min(1.0)]
+    return x, value, used, None if history is None else torch.stack(history)
+
+
+def _same_length(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Two histories ``(T, batch)`` padded to one length by repeating their last rows."""
+    n = max(len(a), len(b))
+    return tuple(torch.cat([h, h[-1:].expand(n - len(h), -1)]) for h in (a, b))
+
+
+def _starts(first: Tensor, random_start, starts: int | None, seed: int) -> list[Tensor]:
+    """The documented start ``first`` and ``starts`` (None: :data:`RANDOM_STARTS`) draws of
+    ``random_start(generator)``."""
+    starts = RANDOM_STARTS if starts is None else starts
+    generator = torch.Generator(device=first.device).manual_seed(seed)
+    return [first] + [random_start(generator) for _ in range(starts)]
 
 
 # --------------------------------------------------------------------------- scalar engine
-def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iters: int = 100, tol: float = 1e-6,
-                        bisection_steps: int = BISECTION_STEPS, return_history: bool = False):
+def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iters: int | None = None,
+                        tol: float | None = None, starts: int | None = None, seed: int = 0,
+                        bisection_steps: int = BISECTION_STEPS, return_history: bool = False,
+                        report: dict | None = None):
     """Scalar WMMSE power control with per-group budgets.
 
     ``gain``: real ``(batch, G, S, G, S)``; ``gain[b, g, s, h, t]`` = power gain from Tx node
     ``(g, s)`` to the receiver of link ``(h, t)`` (transmitter axes first); link ``(g, s)`` is
     Tx node ``(g, s)`` -> its receiver.  ``noise_var``: ``(batch, G, S)``.  ``budget``:
-    ``(batch, G)``, ``sum_s p[g, s] <= budget[g]``.  Starts from equal full-power split; runs at
-    most ``iters`` iterations, stopping early when every sample's sum rate changes by at most
-    ``tol`` (relative, ``tol=0`` disables).  Returns ``p`` ``(batch, G, S)`` (and the sum-rate
-    history ``(T+1, batch)`` in bits/s/Hz if ``return_history``).
+    ``(batch, G)``, ``sum_s p[g, s] <= budget[g]``.  Runs from the equal full-power split and
+    from ``starts`` random full-power splits (drawn with ``seed``), each sample until its sum
+    rate changes by at most ``tol`` (relative) or for ``iters`` iterations, and keeps each
+    sample's best (:func:`_iterate`, which also explains ``report``).  Returns ``p``
+    ``(batch, G, S)`` (and the sum-rate history ``(T+1, batch)`` in bits/s/Hz if
+    ``return_history``).
     """
     with torch.no_grad():
         b, G, S = noise_var.shape
@@ -192,9 +266,9 @@ def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iter
         a = torch.diagonal(g, dim1=-2, dim2=-1).clamp_min(0).sqrt()
         noise = noise_var.reshape(b, L)
         off = ~torch.eye(L, dtype=torch.bool, device=g.device)
-        v = (budget / S).sqrt().unsqueeze(-1).expand(b, G, S).reshape(b, L)
 
-        def update(v: Tensor) -> Tensor:
+        def update(v: Tensor, g: Tensor, a: Tensor, noise: Tensor, budget: Tensor) -> Tensor:
+            n = len(v)
             rx = g * v.square().unsqueeze(-1)
             interference = (rx * off).sum(dim=-2) + noise
             signal = (a * v).square()
@@ -202,14 +276,22 @@ def wmmse_power_control(gain: Tensor, noise_var: Tensor, budget: Tensor, *, iter
             w = 1.0 + signal / interference
             D = (g * (w * u.square()).unsqueeze(1)).sum(dim=-1)  # D_i = sum_j w_j u_j^2 g_ij
             num = w * u * a
-            mu = min_power_multiplier(D.reshape(b, G, S), num.square().reshape(b, G, S), budget, bisection_steps)
+            mu = min_power_multiplier(D.reshape(n, G, S), num.square().reshape(n, G, S), budget, bisection_steps)
             den = D + mu.repeat_interleave(S, dim=-1)
             v = torch.where(num > 0, num / den, torch.zeros_like(num))
-            total = v.square().reshape(b, G, S).sum(dim=-1)
+            total = v.square().reshape(n, G, S).sum(dim=-1)
             return v * (budget / total.clamp_min(torch.finfo(v.dtype).tiny)).sqrt().clamp(max=1.0).repeat_interleave(S, -1)
 
-        return _iterate(update, lambda v: power_control_sum_rate(g, v.square(), noise), v, iters, tol, return_history,
-                        lambda v: v.square().reshape(b, G, S))
+        def split(fractions: Tensor) -> Tensor:
+            return (budget.unsqueeze(-1) * fractions / fractions.sum(-1, keepdim=True)).sqrt().reshape(b, L)
+
+        def random_start(generator: torch.Generator) -> Tensor:
+            return split(torch.rand(b, G, S, generator=generator, device=g.device, dtype=g.dtype))
+
+        first = split(torch.ones(b, G, S, device=g.device, dtype=g.dtype))
+        return _iterate(update, lambda v, g, a, noise, budget: power_control_sum_rate(g, v.square(), noise),
+                        _starts(first, random_start, starts, seed), (g, a, noise, budget), iters, tol,
+                        return_history, lambda v: v.square().reshape(b, G, S), report)
 
 
 # --------------------------------------------------------------------------- vector engine
@@ -367,28 +449,44 @@ def _initial_beams(H: Tensor, budget: Tensor, per_bs: Tensor, init: str | Tensor
     """The start ``(batch, M, K, N)`` of :func:`wmmse_beamforming`: ``init`` itself when it is a
     tensor, else full power split equally over each BS's streams along :func:`_initial_directions`."""
     if not isinstance(init, Tensor):
-        return (budget / per_bs).sqrt()[..., None, None] * _initial_directions(H, init)
+        return _full_power(_initial_directions(H, init), budget, per_bs)
     if init.shape != H.shape:
         raise ValueError(f"a starting point must have H's shape {tuple(H.shape)}, got {tuple(init.shape)}")
     return init.to(device=H.device, dtype=H.dtype)
 
 
+def _full_power(directions: Tensor, budget: Tensor, per_bs: Tensor) -> Tensor:
+    """Unit-norm ``directions`` ``(batch, M, K, N)`` at full power split equally over each BS's streams."""
+    return (budget / per_bs).sqrt()[..., None, None] * directions
+
+
+def _unit(X: Tensor) -> Tensor:
+    return X / torch.linalg.vector_norm(X, dim=-1, keepdim=True).clamp_min(torch.finfo(X.real.dtype).tiny)
+
+
 def _initial_directions(H: Tensor, init: str) -> Tensor:
     """Unit-norm starting directions ``(batch, M, K, N)`` of :func:`wmmse_beamforming`."""
     if init == "mrt":
-        return H / torch.linalg.vector_norm(H, dim=-1, keepdim=True).clamp_min(torch.finfo(H.real.dtype).tiny)
+        return _unit(H)
     if init == "uniform":
         return torch.full_like(H, H.shape[-1] ** -0.5)
     raise ValueError(f"init must be 'mrt' or 'uniform', got {init!r}")
 
 
-def _beamforming_rate(H: Tensor, V: Tensor, noise_var: Tensor) -> Tensor:
+def _random_directions(H: Tensor, generator: torch.Generator) -> Tensor:
+    """Unit-norm directions ``(batch, M, K, N)``, uniform on the complex sphere (a random start)."""
+    parts = torch.randn(2, *H.shape, generator=generator, device=H.device, dtype=H.real.dtype)
+    return _unit(torch.complex(parts[0], parts[1]))
+
+
+def _beamforming_rate(V: Tensor, H: Tensor, budget: Tensor, noise_var: Tensor) -> Tensor:
     return sinr_rates(received_power(cooperative_amplitudes(H, V)), noise_var).sum(dim=-1)
 
 
-def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *, iters: int = 100,
-                      tol: float = 1e-6, bisection_steps: int = BISECTION_STEPS, multiplier: str = DEFAULT_MULTIPLIER,
-                      init: str | Tensor = "mrt", return_history: bool = False):
+def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tensor | None = None, *,
+                      iters: int | None = None, tol: float | None = None, starts: int | None = None, seed: int = 0,
+                      bisection_steps: int = BISECTION_STEPS, multiplier: str = DEFAULT_MULTIPLIER,
+                      init: str | Tensor = "mrt", return_history: bool = False, report: dict | None = None):
     """Vector WMMSE for single-antenna UEs served by multi-antenna BSs under per-BS budgets.
 
     ``H``: complex ``(batch, M, K, N)``, ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE ``k``,
@@ -399,10 +497,11 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
     #served_m) h_{m,k}/||h_{m,k}||``; ``"uniform"``, the channel-blind direction ``(1, ..., 1) /
     sqrt(N)`` instead (the start of MPGNN's public WMMSE, Shen et al. 2021, against which ENGNN
     compares); or a tensor ``(batch, M, K, N)``, beams to start from as they are (a learned
-    model's, to refine them; the first update restores the budgets).  ``multiplier``: how each
-    BS's power multiplier is found (:func:`multiplier_solver`).  Stopping as in
-    :func:`wmmse_power_control`.  Returns ``V`` ``(batch, M, K, N)``
-    (zero where not served).
+    model's, to refine them; the first update restores the budgets).  Besides ``init``,
+    ``starts`` random starts (uniform directions at full power, drawn with ``seed``); per
+    sample the best end is kept, each run stopping per sample as :func:`_iterate` describes
+    (with ``report``).  ``multiplier``: how each BS's power multiplier is found
+    (:func:`multiplier_solver`).  Returns ``V`` ``(batch, M, K, N)`` (zero where not served).
     """
     with torch.no_grad():
         b, M, K, N = H.shape
@@ -415,10 +514,9 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
         mask = serve.to(real)[..., None]  # (M, K, 1)
         sequential = bool((serve.sum(dim=0) > 1).any())
         per_bs = serve.sum(dim=1).clamp_min(1).to(real)
-        V = _initial_beams(H, budget, per_bs, init) * mask
         solve_multiplier = multiplier_solver(multiplier, bisection_steps)
 
-        def update(V: Tensor) -> Tensor:
+        def update(V: Tensor, H: Tensor, budget: Tensor, noise_var: Tensor) -> Tensor:
             if not sequential:
                 return wmmse_update(H, V, budget, noise_var, mask, bisection_steps, multiplier)
             amp, c, A, rhs = _update_terms(H, V, noise_var)
@@ -434,27 +532,37 @@ def wmmse_beamforming(H: Tensor, budget: Tensor, noise_var: Tensor, serve: Tenso
                 V[:, m] = v_new
             return V
 
-        return _iterate(update, lambda V: _beamforming_rate(H, V, noise_var), V, iters, tol, return_history)
+        first = _initial_beams(H, budget, per_bs, init) * mask
+        begin = _starts(first, lambda gen: _full_power(_random_directions(H, gen), budget, per_bs) * mask, starts, seed)
+        return _iterate(update, _beamforming_rate, begin, (H, budget, noise_var), iters, tol, return_history,
+                        report=report)
 
 
-def wmmse_ic(features: Mapping[str, Tensor], *, iters: int = 100, tol: float = 1e-6,
-             bisection_steps: int = BISECTION_STEPS, multiplier: str = DEFAULT_MULTIPLIER,
-             init: str | Tensor = "mrt", return_history: bool = False):
+def wmmse_ic(features: Mapping[str, Tensor], *, iters: int | None = None, tol: float | None = None,
+             starts: int | None = None, seed: int = 0, bisection_steps: int = BISECTION_STEPS,
+             multiplier: str = DEFAULT_MULTIPLIER, init: str | Tensor = "mrt", return_history: bool = False,
+             report: dict | None = None):
     """:func:`wmmse_beamforming` for the interference channel (BS ``k`` serves UE ``k`` only) in
     its compact layout, each iteration :func:`wmmse_update_ic` — the same iterates (the tests
     check it) at less cost.  ``features``: ``H`` ``(batch, K, K, N)`` (BS ``m`` -> UE ``k``),
-    ``p_max``, ``sigma`` ``(batch, K)``; ``init`` as there (a tensor in its layout ``(batch, K,
-    K, N)``, of which the diagonal is used).  Returns ``v`` ``(batch, K, N)`` (and the history).
+    ``p_max``, ``sigma`` ``(batch, K)``; ``init``, ``starts`` and stopping as there (a tensor
+    ``init`` in its layout ``(batch, K, K, N)``, of which the diagonal is used).  Returns ``v``
+    ``(batch, K, N)`` (and the history).
     """
     with torch.no_grad():
-        H, budget, noise_var = features["H"], features["p_max"], features["sigma"].square()
+        H, budget, sigma = features["H"], features["p_max"], features["sigma"]
         b, K = H.shape[:2]
-        if budget.shape != (b, K) or noise_var.shape != (b, K) or H.shape[2] != K:
+        if budget.shape != (b, K) or sigma.shape != (b, K) or H.shape[2] != K:
             raise ValueError(f"expected H (batch, K, K, N) with p_max and sigma (batch, K) = {(b, K)}, "
-                             f"got {tuple(H.shape)}, {tuple(budget.shape)} and {tuple(noise_var.shape)}")
-        v = pair_diagonal(_initial_beams(H, budget, torch.ones_like(budget[0]), init))
-        return _iterate(lambda v: wmmse_update_ic(H, v, budget, noise_var, bisection_steps, multiplier),
-                        lambda v: sum_rate_ic_beamforming_node(features, {"v": v}), v, iters, tol, return_history)
+                             f"got {tuple(H.shape)}, {tuple(budget.shape)} and {tuple(sigma.shape)}")
+        ones = torch.ones_like(budget[0])
+        first = pair_diagonal(_initial_beams(H, budget, ones, init))
+        begin = _starts(first, lambda gen: pair_diagonal(_full_power(_random_directions(H, gen), budget, ones)),
+                        starts, seed)
+        return _iterate(lambda v, H, budget, sigma: wmmse_update_ic(H, v, budget, sigma.square(), bisection_steps,
+                                                                   multiplier),
+                        lambda v, H, budget, sigma: sum_rate_ic_beamforming_node({"H": H, "sigma": sigma}, {"v": v}),
+                        begin, (H, budget, sigma), iters, tol, return_history, report=report)
 
 
 # --------------------------------------------------------------------------- problem wrappers
