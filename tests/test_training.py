@@ -376,8 +376,9 @@ def test_evaluate_scores_the_model_as_another_problem(structured_run, capsys):
     problem's sum rate of the model's actions; a problem whose samples do not fit the model's
     features is refused, naming the tensor."""
     run = structured_run
+    fixed = {"iters": 20, "tol": 0, "starts": 0}  # both references score WMMSE's 21st iterate
     result = evaluate(run.out, samples=5, batch=2, problem="ic_beamforming_refined",
-                      problem_options={"inner_iterations": 4})
+                      problem_options={"inner_iterations": 4}, reference_options=fixed)
     assert (result["problem_reference"], result["trained_problem"]) == ("ic_beamforming_refined",
                                                                        "ic_beamforming_structured")
     assert result["problem_options"] == {"inner_iterations": 4}
@@ -387,7 +388,7 @@ def test_evaluate_scores_the_model_as_another_problem(structured_run, capsys):
     with torch.no_grad():
         expected = refined.objective(features, model(**features)).mean().item()
     assert result["rows"][0]["model_objective"] == pytest.approx(expected, rel=1e-5)
-    plain = evaluate(run.out, samples=5, batch=2)
+    plain = evaluate(run.out, samples=5, batch=2, reference_options=fixed)
     assert plain["trained_problem"] == plain["problem_reference"] == "ic_beamforming_structured"
     assert result["rows"][0]["model_objective"] > plain["rows"][0]["model_objective"]  # WMMSE is monotone
     assert result["rows"][0]["reference_objective"] == pytest.approx(plain["rows"][0]["reference_objective"], rel=1e-5)

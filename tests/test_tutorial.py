@@ -47,5 +47,5 @@ def test_the_tutorial_runs(tmp_path, monkeypatch, capsys):
                 assert main(small(command[1:])) == 0, (line, capsys.readouterr().err)
     out = capsys.readouterr().out
     assert "|Aut| = 48, |G| = 48: **equal**" in out and "equivariant to G: S_U ≀ S_C" in out
-    assert out.count("full_power at") == 4  # the run's size, two swept sizes, the data file
+    assert out.count(": full_power: ") == 4  # the run's size, two swept sizes, the data file
     assert (tmp_path / "runs" / "uplink_pc_vertex_edge" / "best.pt").exists()

@@ -52,11 +52,9 @@ def outer_product_channels(h: Tensor) -> Tensor:
     return torch.cat([outer.diagonal(dim1=-2, dim2=-1).real, upper.real, upper.imag], dim=-1)
 
 
-
 # ENGNN §IV: max aggregators, MLPs of 3 linear layers each followed by a ReLU; edge processors
 # shared by the updated edge types, as MLP_5/MLP_6 of eq. 24. L and d_E vary by problem: a
-# problem's ``model_presets`` give its own (designer/problem.py; interference channel: 1 layer,
-# d_E = 8; IBC: 1, 32; cooperative: 2, 64).
+# problem's ``model_presets`` give its own (designer/problem.py).
 ENGNN = {"pooling": "max", "mlp_layers": 3, "activation": "relu", "layers": 2, "hidden": 64,
          "edge_processors": "neighbour"}
 PRESETS = {"engnn": ENGNN}
