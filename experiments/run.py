@@ -31,6 +31,7 @@ import datetime
 import json
 import platform
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, Optional
 
@@ -104,8 +105,9 @@ def run_one(label: str, series: str, config: TrainConfig, keywords: dict) -> dic
         load_checkpoint(str(Path(config.out) / CHECKPOINT))["history"]
     result = evaluate(config.out, **keywords)
     best = max((h["val_objective"] for h in history if h.get("val_objective") is not None), default=None)
+    validated = [h for h in history if h.get("val_objective") is not None]  # the per-epoch log is metrics.json
     return {"run": label, "series": series, "config": config.model_dump(), "evaluate": keywords, "best_val_objective": best,
-            "history": history, "result": result}
+            "history": validated, "result": result}
 
 
 def points(record: dict, x: str, y: str) -> list[tuple[float, float]]:
@@ -140,7 +142,7 @@ def plot(rows: list[dict], spec: Plot, path: Path, title: str) -> None:
         ax.set_xscale("log")
     ax.set_xlabel(spec.x)
     ax.set_ylabel(spec.y)
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 72)), fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -161,22 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     experiment = Experiment.model_validate(yaml.safe_load(path.read_text()))
     out = Path(args.results) / f"{name}.json"
     done = {r["run"]: r for r in json.loads(out.read_text())["runs"]} if out.exists() else {}
-    rows = []
-    for label, series, config, keywords in configs(experiment, name, Path(args.runs)):
-        if args.only and label.rsplit("_s", 1)[0] not in args.only:
-            if label in done:
-                rows.append(done[label])
-            continue
-        previous = done.get(label)
-        same = (previous is not None and previous["config"] == config.model_dump()
-                and previous["evaluate"] == json.loads(json.dumps(keywords)))
-        rows.append(previous if same else run_one(label, series, config, keywords))
-        print(f"{label}: " + ", ".join(f"{r.get('ratio') or 0:.4f}" for r in rows[-1]["result"]["rows"]), flush=True)
     record = {"experiment": name, "description": experiment.description, "command": f"python experiments/run.py {path}",
               "machine": {"device": device_name("cpu"), "python": platform.python_version(), "torch": torch.__version__},
-              "date": datetime.date.today().isoformat(), "runs": rows}
-    files = {out: json.dumps(record, indent=1) + "\n"}
-    write_files(files)
+              "date": datetime.date.today().isoformat(), "runs": []}
+    for label, series, config, keywords in configs(experiment, name, Path(args.runs)):
+        previous = done.get(label)
+        if args.only and label.rsplit("_s", 1)[0] not in args.only:
+            if previous is not None:
+                record["runs"].append(previous)
+            continue
+        same = (previous is not None and previous["config"] == config.model_dump()
+                and previous["evaluate"] == json.loads(json.dumps(keywords)))
+        record["runs"].append(previous if same else run_one(label, series, config, keywords))
+        write_files({out: json.dumps(record, indent=1) + "\n"})  # a run's rows are kept as soon as they exist
+        print(f"{label}: " + ", ".join(f"{r.get('ratio') or 0:.4f}" for r in record["runs"][-1]["result"]["rows"]),
+              flush=True)
+    rows = record["runs"]
     if experiment.plot is not None:
         plot(rows, experiment.plot, out.with_suffix(".png"), experiment.description)
     return 0
