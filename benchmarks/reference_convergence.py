@@ -35,7 +35,8 @@ def row(name: str, problem, samples: int, seed: int, long_starts: int) -> str:
         used = report["iterations"].float()
         iterations = f"{used.mean():.0f} / {used.max():.0f} / {(used >= 3000).float().mean():.0%}"
         best = problem.reference(features, sizes=sizes, iters=1000, tol=0, starts=long_starts - 1, seed=seed + 1)
-        long = f"{problem.objective(features, best).mean().item():.3f} ({value / problem.objective(features, best).mean().item():.2%})"
+        best_value = problem.objective(features, best).mean().item()
+        long = f"{best_value:.3f} ({value / best_value:.2%})"
     others = []
     for alt_name, solve in problem.alternatives.items():
         try:
