@@ -17,6 +17,7 @@ from .graph import (EdgeType, TypedGraph, VertexType, candidate_edge_types, edge
 from .group import DesiredGroup
 from .limits import Limits
 from .runtime.instance import Instance
+from .runtime.plan import Sparsity
 from .spec import Spec, SpecError, load_spec
 from .structure import Structure, build_structure
 
@@ -71,6 +72,7 @@ class Compilation:
     symmetry_breaking: SymmetryBreaking | None = None
     architectures: dict[str, Architecture] = field(default_factory=dict, hash=False)
     realised: dict[str, int] = field(default_factory=dict, hash=False)
+    sparsity: tuple[Sparsity, ...] = ()
 
 
 def decimal(n: int) -> str:
@@ -256,6 +258,7 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
         ets, graph, certificate = _without_unneeded_s4new(instance, vts, ets, group, graph, certificate)
         s4new = any(e.origin == "S4new" for e in ets)
 
+    sparsity = sparse_edge_types(spec, ets, file)
     generic = TypedGraph(generic_instance, vts, ets)
     archs = architectures(vts, generic)
     breaking = None
@@ -270,8 +273,36 @@ def compile_spec(spec: Spec, sizes: dict[str, int] | None = None, auto_edges: bo
         edge_counts={et.name: graph.edge_count(et) for et in ets},
         first_certificate=first, certificate=certificate, s4new_applied=s4new, auto_edges=tuple(added),
         indistinguishable=find_indistinguishable(structure), symmetry_breaking=breaking,
-        architectures=archs, realised={name: realised(a, graph) for name, a in archs.items()},
+        architectures=archs, realised={name: realised(a, graph) for name, a in archs.items()}, sparsity=sparsity,
     )
+
+
+def sparse_edge_types(spec: Spec, ets: tuple[EdgeType, ...], file: str | Path | None = None) -> tuple[Sparsity, ...]:
+    """The spec's kept-edge rules (``sparse:``) checked against the final edge types: each names an
+    edge type between two different sets that carries no action, a feature on its pairs and one
+    of its sets. The certificate is about the dense typed graph; the rules only choose which
+    pairs of an orbit the model reads (docs/spec-language.md, "Sparse edge types")."""
+    by_name = {et.name: et for et in ets}
+    out = []
+    for name, rule in spec.sparse.items():
+        path = f"sparse.{name}"
+        et = by_name.get(name)
+        if et is None:
+            raise SpecError(f"unknown edge type {name!r} (edge types: {', '.join(by_name)})", path, file)
+        if et.sets[0] == et.sets[1]:
+            raise SpecError(f"edge type {name} joins set {et.sets[0]} with itself; a sparse edge type must join "
+                            "two different sets", path, file)
+        if et.actions:
+            raise SpecError(f"edge type {name} carries the action {et.actions[0]}, which needs every pair; keep it "
+                            "dense", path, file)
+        if rule.by not in et.features:
+            on = ", ".join(et.features) or "none"
+            raise SpecError(f"{rule.by!r} is not a feature on the pairs of {name} (features there: {on})",
+                            f"{path}.by", file)
+        if rule.per not in et.sets:
+            raise SpecError(f"{rule.per!r} is not a set of {name} ({' or '.join(et.sets)})", f"{path}.per", file)
+        out.append(Sparsity(name, rule.by, rule.per, rule.keep, rule.above))
+    return tuple(out)
 
 
 def compile_file(path: str | Path, sizes: dict[str, int] | None = None, auto_edges: bool | None = None,

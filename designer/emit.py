@@ -45,6 +45,7 @@ def plan_from_compilation(c: Compilation) -> rp.Plan:
         tensors=s.tensors,
         constraints=tuple(_constraint(k) for k in c.spec.constraints),
         architectures=tuple(c.architectures.values()),
+        sparsity=c.sparsity,
         sizes=dict(c.sizes),
         group=c.group.formula,
         reduced_group=c.symmetry_breaking.group.formula if c.symmetry_breaking else "",
@@ -259,7 +260,7 @@ class EmissionError(SpecError):
 
 
 PLAN_TYPES = {t.__name__: t for t in (rp.Plan, rp.Axis, rp.Set, rp.VertexType, rp.EdgeType, rp.Tensor,
-                                       rp.Constraint, rp.Architecture)}
+                                       rp.Constraint, rp.Architecture, rp.Sparsity)}
 
 
 def read_literal(node: ast.AST):

@@ -51,6 +51,8 @@ def to_markdown(c: Compilation) -> str:
               f"G = {g.formula}, |G| = {g.order_formula} = {_big(g.order)} (log10 {g.log10_order:.2f}), "
               f"{g.generators} generators on {sum(c.vertex_counts.values())} vertices.", ""]
     lines += ["## Certificate (S3new)", ""] + _certificate_lines(c)
+    if c.sparsity:
+        lines += ["", "## Sparse edge types", ""] + _sparsity_lines(c)
     lines += ["", "## Notes", ""] + (_notes(c) or ["None."])
     lines += ["", "## Model variants", ""]
     lines += _table(["sharing", "equivariant to"], [list(v) for v in variant_groups(c)])
@@ -118,6 +120,25 @@ def _certificate_lines(c: Compilation) -> list[str]:
     return out
 
 
+def rule_text(rule) -> str:
+    """A kept-edge rule in words: ``the 8 largest ‖H‖ per UE, above 0.001``."""
+    parts = [f"the {rule.keep} largest ‖{rule.by}‖ per {rule.per}" if rule.keep else f"‖{rule.by}‖ per {rule.per}"]
+    if rule.above is not None:
+        parts.append(f"above {rule.above:g}")
+    return ", ".join(parts)
+
+
+def _sparsity_lines(c: Compilation) -> list[str]:
+    out = _table(["edge type", "keeps", "pairs at the check instance"],
+                 [[r.edge_type, rule_text(r), c.edge_counts[r.edge_type]] for r in c.sparsity])
+    return out + ["", "What is certified: the dense typed graph above (every pair of every edge type). A sparse "
+                  "edge type runs on the pairs its rule keeps, chosen per sample from the feature's magnitudes; "
+                  "ties with the first pair left out are dropped with it, so permuting the inputs by any element "
+                  "of G permutes the kept pairs the same way, and the model, whose modules are shared by edge "
+                  "type, stays equivariant to G by construction. The kept graph itself varies by sample and is "
+                  "not certified (its automorphisms may be fewer)."]
+
+
 def _notes(c: Compilation) -> list[str]:
     out = []
     for ind in c.indistinguishable:
@@ -178,6 +199,8 @@ def to_json_data(c: Compilation) -> dict:
                       "log10_order": round(c.symmetry_breaking.group.log10_order, 6)},
             "certificate": cert(c.symmetry_breaking.certificate)},
         "variants": [{"sharing": v, "equivariant_to": text} for v, text in variant_groups(c)],
+        "sparse_edge_types": [{"edge_type": r.edge_type, "by": r.by, "per": r.per, "keep": r.keep, "above": r.above}
+                              for r in c.sparsity],
         "architectures": {name: {
             "processors": [str(p) for p in a.processors],
             "poolers": list(a.poolers), "combiners": list(a.combiners),

@@ -32,7 +32,7 @@ from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, ValidationInfo,
-                      field_validator)
+                      field_validator, model_validator)
 
 from .limits import Limits
 from .runtime.plan import expression_names as runtime_expression_names
@@ -226,6 +226,26 @@ Constraint = Annotated[Union[PowerBudget, TotalPower, ConstantModulus, NonNegati
                        Field(discriminator="kind")]
 
 
+class SparseSpec(_Strict):
+    """A kept-edge rule: of the pairs of an edge type at each element of `per`, keep the `keep`
+    strongest by the magnitude of feature `by` (pairs tied with the first one left out are
+    dropped with it) and, with `above`, only those whose magnitude exceeds it."""
+
+    by: str = Field(description="A feature tensor on the edge type's pairs; its magnitude ranks them.")
+    per: str = Field(description="One of the edge type's two sets: the rule ranks the pairs at each of its elements.")
+    keep: StrictInt | None = Field(None, ge=1, description="How many pairs to keep per element of `per`.")
+    above: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                description="Keep only pairs whose magnitude exceeds this threshold.")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _a_rule(self):
+        if self.keep is None and self.above is None:
+            raise ValueError("a sparse edge type needs `keep` (pairs per element of `per`), `above` (a "
+                             "magnitude threshold) or both")
+        return self
+
+
 class Spec(_Strict):
     """A wireless problem: its sets, tensor signatures, action constraints and a check instance."""
 
@@ -236,6 +256,9 @@ class Spec(_Strict):
     constraints: list[Constraint] = Field(default_factory=list)
     check_sizes: dict[str, StrictInt] = Field(description="The default check instance: symbol -> size.")
     auto_edges: bool = Field(False, description="After S4new, add the suggested edge orbits automatically.")
+    sparse: dict[str, SparseSpec] = Field(
+        default_factory=dict, description="Edge type name (as the report lists them) -> its kept-edge rule; the "
+                                          "model then runs that edge type on the kept pairs only.")
     problem: str | None = Field(
         None, max_length=1000, pattern=r"^[^\x00-\x1f\x7f]+$",
         description="The problem `gnn-design train` optimises: module:attribute, path/to/file.py:attribute "

@@ -156,6 +156,7 @@ class CompJtVertexGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -177,6 +178,7 @@ class CompJtVertexGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -239,6 +241,7 @@ class CompJtEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -260,6 +263,7 @@ class CompJtEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -327,6 +331,7 @@ class CompJtVertexEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -348,6 +353,7 @@ class CompJtVertexEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )

@@ -144,6 +144,7 @@ class CooperativeBeamformingVertexGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -165,6 +166,7 @@ class CooperativeBeamformingVertexGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -230,6 +232,7 @@ class CooperativeBeamformingEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -251,6 +254,7 @@ class CooperativeBeamformingEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -320,6 +324,7 @@ class CooperativeBeamformingVertexEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -341,6 +346,7 @@ class CooperativeBeamformingVertexEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )

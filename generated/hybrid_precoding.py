@@ -244,6 +244,7 @@ class HybridPrecodingVertexGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -265,6 +266,7 @@ class HybridPrecodingVertexGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -342,6 +344,7 @@ class HybridPrecodingEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -363,6 +366,7 @@ class HybridPrecodingEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -452,6 +456,7 @@ class HybridPrecodingVertexEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -473,6 +478,7 @@ class HybridPrecodingVertexEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )

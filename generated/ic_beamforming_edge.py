@@ -178,6 +178,7 @@ class IcBeamformingEdgeVertexGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -199,6 +200,7 @@ class IcBeamformingEdgeVertexGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -269,6 +271,7 @@ class IcBeamformingEdgeEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -290,6 +293,7 @@ class IcBeamformingEdgeEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -366,6 +370,7 @@ class IcBeamformingEdgeVertexEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -387,6 +392,7 @@ class IcBeamformingEdgeVertexEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )

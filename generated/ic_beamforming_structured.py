@@ -208,6 +208,7 @@ class IcBeamformingStructuredVertexGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -229,6 +230,7 @@ class IcBeamformingStructuredVertexGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -301,6 +303,7 @@ class IcBeamformingStructuredEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -322,6 +325,7 @@ class IcBeamformingStructuredEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )
@@ -400,6 +404,7 @@ class IcBeamformingStructuredVertexEdgeGNN(runtime.HetGNN):
         nonnegative: runtime.NonnegativeMode = "auto",
         readout: runtime.Readout = "neighbourhood",
         input_transform: runtime.InputTransform = "none",
+        sparse: bool = True,
         check_inputs: bool = True,
         sizes: dict[str, int] | None = None,
     ) -> None:
@@ -421,6 +426,7 @@ class IcBeamformingStructuredVertexEdgeGNN(runtime.HetGNN):
             nonnegative=nonnegative,
             readout=readout,
             input_transform=input_transform,
+            sparse=sparse,
             check_inputs=check_inputs,
             sizes=sizes,
         )

@@ -26,6 +26,9 @@ GOLDEN = {
     "ic_beamforming_structured": (2, 2, 4, 6, lambda s: f(s["K"])),
     "ibc_power_allocation": (2, 3, 6, 16, lambda s: f(s["B"]) * f(s["Q"]) ** s["B"]),
     "cooperative_beamforming": (2, 1, 2, 2, lambda s: f(s["M"]) * f(s["K"])),
+    # the sparse variants: the same typed graph, certificate and tables as their dense specs
+    "d2d_link_scheduling_sparse": (2, 2, 4, 6, lambda s: f(s["K"])),
+    "ic_beamforming_sparse": (2, 2, 4, 6, lambda s: f(s["K"])),
 }
 
 

@@ -10,7 +10,7 @@ The runtime never imports sympy, networkx or the compiler stages.
 from .instance import Instance
 from .options import (Activation, BudgetMode, EdgeProcessors, InputTransform, NonnegativeMode, Norm, Options,
                       Pooling, Readout, SharingMode)
-from .plan import (Architecture, Axis, Constraint, EdgeType, Plan, Set, Tensor, VertexType, evaluate,
+from .plan import (Architecture, Axis, Constraint, EdgeType, Plan, Set, Sparsity, Tensor, VertexType, evaluate,
                    expression_names, parse_expression)
 
 _TORCH_NAMES = {
@@ -20,7 +20,7 @@ _TORCH_NAMES = {
 
 __all__ = ["Activation", "BudgetMode", "EdgeProcessors", "InputTransform", "NonnegativeMode", "Norm", "Pooling",
            "Readout", "SharingMode", "Architecture", "Axis", "Constraint", "EdgeType", "Options", "Plan", "Set",
-           "Tensor", "VertexType", "Instance", "evaluate", "expression_names", "parse_expression", *_TORCH_NAMES]
+           "Sparsity", "Tensor", "VertexType", "Instance", "evaluate", "expression_names", "parse_expression", *_TORCH_NAMES]
 
 
 def __getattr__(name: str):

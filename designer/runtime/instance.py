@@ -90,9 +90,12 @@ class Instance:
     def pairs(self, et: EdgeType) -> tuple[np.ndarray, np.ndarray]:
         """Positions ``(E,)`` within ``et.sets[0]`` and ``et.sets[1]`` of the ordered pairs of
         edge type ``et``, first-endpoint major."""
+        return np.nonzero(self.pair_mask(et))
+
+    def pair_mask(self, et: EdgeType) -> np.ndarray:
+        """``(n_a, n_b)``: True for the pairs of edge type ``et`` (the edge predicate)."""
         a, b = et.sets
-        mask = edge_mask(self.index_array(a), self.index_array(b), len(et.shared), et.agree)
-        return np.nonzero(mask)
+        return edge_mask(self.index_array(a), self.index_array(b), len(et.shared), et.agree)
 
     def random_sigmas(self, permutation: Callable[[int], np.ndarray], moves: Callable[[str], bool]
                       ) -> dict[str, np.ndarray]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .device_instance import DeviceInstance, View
+from .device_instance import DeviceInstance, ListView, View, take_rows
 from .options import Widths
 from .plan import Architecture, EdgeType, Plan
-from .pooling import Partial, Pool, RowPool
+from .pooling import Partial, Pool, pool_of
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "identity": nn.Identity}
 INPLACE = (nn.ReLU, nn.SiLU)
@@ -203,7 +203,7 @@ class Processor(PairMLP):
     vertex state); ``W_v`` runs once per vertex and its result is gathered or broadcast to the
     edges (per edge, after gathering, for per-instance parameters)."""
 
-    def messages(self, edges: Tensor, vertices: Tensor, view: View, gather: bool) -> Tensor:
+    def messages(self, edges: Tensor, vertices: Tensor, view: View | ListView, gather: bool) -> Tensor:
         """Messages ``(E, batch, out)`` for edges ``(E, batch, d_e)`` in ``view`` order.
 
         ``gather``: the vertex input is each edge's opposite endpoint (``view.other``; vertex
@@ -212,9 +212,10 @@ class Processor(PairMLP):
         if self.per_instance:
             index = view.other if gather else torch.arange(view.rows, device=edges.device).repeat_interleave(view.count)
             return self(edges, vertices.index_select(0, index))
-        if gather:  # W_v h_v + bias per vertex, gathered; the GEMM of W_e h_e adds onto it
+        index = view.other if gather else view.row_index
+        if index is not None:  # W_v h_v + bias per vertex, gathered; the GEMM of W_e h_e adds onto it
             v = affine(vertices, self.b_in.weight, self.a_in.bias).view(*vertices.shape[:-1], -1)
-            first = affine(edges, self.a_in.weight, v.index_select(0, view.other).view(-1, v.shape[-1]))
+            first = affine(edges, self.a_in.weight, take_rows(v, index).view(-1, v.shape[-1]))
             return self.finish(first, edges.shape[:-1])
         e, v = self.a_in(edges), self.b_in(vertices)
         _, b, w = e.shape
@@ -349,7 +350,7 @@ class UpdateLayer(nn.Module):
             name = self.sharing.vertex_processor(self.plan, key)
             view = instance.view(self.plan.edge_type(edge), target)
             messages = self.vertex_processors[name].messages(taken(edge, view), vertices[source], view, gather=True)
-            out[target].setdefault(name, []).append(RowPool(messages, view, self.pooling).per_row())
+            out[target].setdefault(name, []).append(pool_of(messages, view, self.pooling).per_row())
         return out
 
     def _edge_messages(self, vertices, taken: _Taken, instance: DeviceInstance, targets: frozenset[str]
@@ -358,7 +359,7 @@ class UpdateLayer(nn.Module):
         edge, h_shared vertex) over the neighbours through each endpoint of the target type,
         itself excluded. A module shared by several keys computes its messages once."""
         out = {t: {} for t in self.arch.edge_targets if t in targets}
-        pools: dict[tuple[str, str, str], RowPool] = {}
+        pools: dict[tuple[str, str, str], object] = {}
         for key in self.arch.edge_processors:
             target, through, neighbour = key
             if target not in targets:
@@ -369,7 +370,7 @@ class UpdateLayer(nn.Module):
             if (name, neighbour, through) not in pools:
                 messages = self.edge_processors[name].messages(taken(neighbour, view), vertices[through], view,
                                                               gather=False)
-                pools[name, neighbour, through] = RowPool(messages, view, self.pooling)
+                pools[name, neighbour, through] = pool_of(messages, view, self.pooling)
             pool = pools[name, neighbour, through]
             for row, own in _sides(instance, et, through):
                 read = pool.excluding_self(own) if neighbour == target else pool.at(row)
@@ -438,7 +439,7 @@ def _sides(instance: DeviceInstance, et: EdgeType, through: str):
         yield e.first, None
     if et.sets[1] == through and not et.is_loop:
         # a same-set type is viewed through its first endpoint: the edge (u, v) at v is (v, u) there
-        yield e.second, (e.ends[1].rank if et.sets[0] != through else e.reverse)
+        yield e.second, e.own_at_second(same_set=et.sets[0] == through)
 
 
 class _Counts:

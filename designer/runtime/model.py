@@ -21,10 +21,10 @@ import torch
 from torch import Tensor, nn
 
 from . import constraints
-from .device_instance import DeviceInstance
+from .device_instance import DeviceInstance, take_rows
 from .layers import Embedding, MLPShape, Sharing, UpdateLayer, Wanted, linear, mlp, wanted_per_layer
 from .options import CHOICES, FNN_OPTIONS, Options
-from .pooling import RowPool, finish, merge, modes
+from .pooling import finish, merge, modes, pool_of
 from .plan import Plan, Tensor as TensorSig
 
 CODE_WIDTH = 16  # width of the sinusoidal index code of a symmetry-broken axis
@@ -85,7 +85,7 @@ def resolve_options(plan: Plan, preset: str | None = None, **given) -> Options:
     if min(options.widths.vertex, options.widths.edge) < len(modes(options.pooling)):
         raise ValueError(f"pooling={options.pooling!r} pools one block of channels per mode: vertex and edge "
                          f"widths must be at least {len(modes(options.pooling))}")
-    for name in ("residual", "check_inputs"):
+    for name in ("residual", "check_inputs", "sparse"):
         if not isinstance(getattr(options, name), bool):
             raise ValueError(f"{name}={getattr(options, name)!r}: must be true or false")
     return options
@@ -240,8 +240,13 @@ class CompiledModel(nn.Module):
             if _is_exporting():
                 raise RuntimeError(f"torch.export at sizes {dict(sizes)} on {device}: call model.prepare(sizes, "
                                    "device) first, so that the edge indices exist before tracing")
-            self._instances[key] = _eager(DeviceInstance)(self.plan, sizes, device)
+            self._instances[key] = _eager(DeviceInstance)(self.plan, sizes, device, self.sparsity)
         return self._instances[key]
+
+    @property
+    def sparsity(self) -> tuple:
+        """The kept-edge rules the model runs (the plan's, unless built with ``sparse=False``)."""
+        return self.plan.sparsity if self.options.sparse else ()
 
     def prepare(self, sizes: Mapping[str, int] | None = None, device: torch.device | str | None = None
                 ) -> DeviceInstance:
@@ -282,7 +287,7 @@ class CompiledModel(nn.Module):
     def run(self, features: Mapping[str, Tensor], sizes: Mapping[str, int] | None = None) -> dict[str, Tensor]:
         """:meth:`forward` with the features as a dict."""
         bound = self.bind(features, sizes)
-        instance = self.instance(bound, self._device)
+        instance = self.instance(bound, self._device).kept(features)
         real = {t.name: self.real(features[t.name], t) for t in self.plan.features}
         raw = self.readout(real, instance)
         actions = {t.name: self.assemble(t, raw[t.name], instance) for t in self.plan.actions}
@@ -353,6 +358,10 @@ class HetGNN(CompiledModel):
         self.architecture = architecture or type(self).architecture
         arch = self.plan.architecture(self.architecture)
         self.sharing = Sharing(self.options.sharing, self.options.edge_processors)
+        if self.sharing.mode == "none" and self.sparsity:
+            raise ValueError("sharing='none' gives every edge its own parameters, but the sparse edge types "
+                             f"{', '.join(r.edge_type for r in self.sparsity)} keep different edges in every "
+                             "sample; build it with sparse=False")
         fixed = self.prepare() if self.sharing.mode == "none" else None
         widths, shape = self.options.widths, mlp_shape(self.options)
         self._check_readout(arch)
@@ -485,7 +494,7 @@ class HetGNN(CompiledModel):
         """An edge feature's entries on ``et``'s edges: ``(E, batch, channels')``."""
         dims = self.plan.tensor(name).dims
         flat = x.reshape(x.shape[0], -1, x.shape[-1]).transpose(0, 1)
-        return flat.index_select(0, instance.dense_index(et, dims))
+        return take_rows(flat, instance.dense_index(et, dims))
 
     def _index_code(self, vertex_type: str, instance: DeviceInstance, batch: int) -> Tensor | float:
         """Sum over the broken axes of a vertex type's path of ``W_axis · code(index)``."""
@@ -515,7 +524,7 @@ class HetGNN(CompiledModel):
                 partials = []
                 for name in names:
                     view = instance.view(self.plan.edge_type(name), carrier)
-                    partials.append(RowPool(view.take(edges[name]), view, self.options.pooling).per_row())
+                    partials.append(pool_of(view.take(edges[name]), view, self.options.pooling).per_row())
                 parts.append(finish(merge(partials, self.options.pooling), self.options.pooling))
             return torch.cat(parts, dim=-1)
         et, e = self.plan.edge_type(carrier), instance.edges[carrier]
@@ -547,6 +556,11 @@ class FNN(CompiledModel):
         shape = MLPShape(layers - 1, hidden, options.activation)
         self.body = mlp(width_in, hidden, shape) if layers > 1 else nn.Identity()
         self.out = nn.Linear(hidden if layers > 1 else width_in, width_out)
+
+    @property
+    def sparsity(self) -> tuple:
+        """None: the baseline reads the dense features and no edges."""
+        return ()
 
     def _set_shape(self, t: TensorSig) -> tuple[int, ...]:
         return tuple(n for d in t.dims for n in self.fixed.shapes[d])

@@ -54,6 +54,8 @@ class Options:
     on a log scale, sign and phase kept; elementwise, so the symmetry is untouched) | outer (a
     complex feature's channel vector h enters as h h^H / ||h||, :func:`outer_product_channels`:
     the model is blind to every channel vector's phase — only for objectives that are too);
+    sparse: run the spec's sparse edge types (``sparse:`` in the spec) on the pairs their rules
+    keep in each sample; False runs every pair, the dense model of the same spec;
     check_inputs: also reject inputs with nan or inf entries and budgets read from features that
     are not positive (one reduction per input and per such budget per call; names, shapes,
     dtypes, sizes and budgets that are numbers are always checked).
@@ -75,6 +77,7 @@ class Options:
     nonnegative: NonnegativeMode = "auto"
     readout: Readout = "neighbourhood"
     input_transform: InputTransform = "none"
+    sparse: bool = True
     check_inputs: bool = True
 
     @property

@@ -104,6 +104,21 @@ class Constraint:
     through: str | None = None
 
 
+@dataclass(frozen=True)
+class Sparsity:
+    """A kept-edge rule of a sparse edge type: of the pairs of ``edge_type`` at each vertex of
+    set ``per``, keep those whose feature ``by`` has a larger magnitude (Euclidean norm over its
+    channels) than the ``keep + 1``-th largest there (all, with fewer pairs) and, with ``above``,
+    a magnitude above ``above``. Tied magnitudes are kept or dropped together, so the kept set
+    commutes with every element of G (docs/spec-language.md, "Sparse edge types")."""
+
+    edge_type: str
+    by: str
+    per: str
+    keep: int | None = None
+    above: float | None = None
+
+
 class VertexProcessor(NamedTuple):
     """q shared by (target vertex type, source vertex type, edge type) — Zhao Prop. 1 (C1)."""
 
@@ -169,6 +184,7 @@ class Plan:
     tensors: tuple[Tensor, ...]
     constraints: tuple[Constraint, ...] = ()
     architectures: tuple[Architecture, ...] = ()
+    sparsity: tuple[Sparsity, ...] = ()
     sizes: dict[str, int] = field(default_factory=dict, hash=False)
     group: str = ""
     reduced_group: str = ""
@@ -190,6 +206,10 @@ class Plan:
 
     def architecture(self, name: str) -> Architecture:
         return self._named("architectures", name, "architecture")
+
+    def sparsity_of(self, edge_type: str) -> Sparsity | None:
+        """The kept-edge rule of an edge type (None: a dense edge type, every pair kept)."""
+        return next((s for s in self.sparsity if s.edge_type == edge_type), None)
 
     @cached_property
     def _by_name(self) -> dict[str, dict[str, object]]:
@@ -392,7 +412,7 @@ def expression_names(text: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 
 _PARTS = {"axes": Axis, "sets": Set, "vertex_types": VertexType, "edge_types": EdgeType, "tensors": Tensor,
-          "constraints": Constraint, "architectures": Architecture}
+          "constraints": Constraint, "architectures": Architecture, "sparsity": Sparsity}
 
 
 def plan_data(plan: Plan) -> dict:
@@ -412,7 +432,7 @@ def _plain(value):
 def plan_from_data(data: Mapping) -> Plan:
     """The :class:`Plan` that :func:`plan_data` wrote; ValueError for anything else."""
     try:
-        parts = {name: tuple(kind(**{k: _tuples(v) for k, v in item.items()}) for item in data[name])
+        parts = {name: tuple(kind(**{k: _tuples(v) for k, v in item.items()}) for item in _part(data, name))
                  for name, kind in _PARTS.items()}
         parts["architectures"] = tuple(
             replace(a, vertex_processors=tuple(VertexProcessor(*p) for p in a.vertex_processors),
@@ -422,6 +442,11 @@ def plan_from_data(data: Mapping) -> Plan:
         return Plan(**parts, **{k: dict(v) if k == "sizes" else v for k, v in rest.items()})
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a stored plan ({type(exc).__name__}: {exc})") from None
+
+
+def _part(data: Mapping, name: str):
+    """The stored items of one part; plans stored before sparse edge types existed have none."""
+    return data.get(name, ()) if name == "sparsity" else data[name]
 
 
 def _tuples(value):

@@ -14,6 +14,11 @@ vertex (see :mod:`designer.runtime.device_instance`), so every pool is a dense r
 quadratic work: ``sum − self``; for max, the row maximum except at a unique maximum, where the
 second largest.
 
+The kept edges of a sparse edge type (:class:`~designer.runtime.device_instance.ListView`) pool
+by scatter instead (:class:`ListPool`: ``index_add`` and ``scatter_reduce("amax")``, the spare
+row taking the slots not in use); their pools count per vertex and sample, so
+:class:`Partial` counts may be tensors.
+
 The max kernels are :class:`torch.autograd.Function`\\ s written with float arithmetic only
 (``amax``/``amin`` reductions, ``sign``, ``lerp``): on CPU, ``topk`` and ``max(dim)`` over a
 non-innermost axis and comparisons producing bool masks are several times slower than a float
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .device_instance import View
+from .device_instance import ListView, View, take_rows
 from .options import POOLINGS
 
 
@@ -111,10 +116,15 @@ def _rest(x: Tensor, low: Tensor, at_top: Tensor) -> Tensor:
 @dataclass
 class Partial:
     """A pool of ``count`` messages per target: per channel block, their sum (sum/mean) or
-    maximum (max)."""
+    maximum (max). ``count`` is one number for every target, or ``(targets, batch, 1)``."""
 
     value: Tensor
-    count: int
+    count: int | Tensor
+
+
+def pool_of(messages: Tensor, view: View | ListView, mode: str) -> RowPool | ListPool:
+    """The pool of messages ``(E, batch, w)`` in ``view``'s order, per vertex of the view."""
+    return ListPool(messages, view, mode) if isinstance(view, ListView) else RowPool(messages, view, mode)
 
 
 class RowPool:
@@ -144,10 +154,11 @@ class RowPool:
         return Partial(self._total, self.view.count)
 
     def at(self, row: Tensor) -> Partial:
-        """For target edges with shared vertex ``row``: their row's pool ``(E_t, batch, w)``."""
+        """For target edges with shared vertex ``row`` (``(E_t,)`` or ``(E_t, batch)``): their
+        row's pool ``(E_t, batch, w)``."""
         if self.view.count == 0:
             return self._zeros(len(row))
-        return Partial(self.per_row().value.index_select(0, row), self.view.count)
+        return Partial(take_rows(self.per_row().value, row), self.view.count)
 
     def excluding_self(self, own: Tensor | None) -> Partial:
         """For target edges whose own messages sit at positions ``own`` of the view (None:
@@ -160,6 +171,66 @@ class RowPool:
             self._others = per_block(self.mode, _pool_of_others, self._rows()).view(self.messages.shape)
         own_pool = self._others if own is None else self._others.index_select(0, own)
         return Partial(own_pool, self.view.count - 1)
+
+
+class ListPool:
+    """Messages ``(E, batch, w)`` on the kept edges of a sparse edge type, pooled per vertex of
+    a :class:`ListView` by scatter; read as :class:`RowPool` is. Slots not in use land in the
+    spare row and are never read."""
+
+    def __init__(self, messages: Tensor, view: ListView, mode: str):
+        self.messages, self.view, self.mode = messages, view, mode
+        self._padded: Tensor | None = None
+
+    def _flat(self) -> Tensor:
+        return self.messages.reshape(-1, self.messages.shape[-1])
+
+    def _scatter(self, mode: str, flat: Tensor) -> Tensor:
+        """``(rows · batch + 1, w)``: per vertex and sample (and the spare row) the sum or max."""
+        out = flat.new_zeros(self.view.rows * self.messages.shape[1] + 1, flat.shape[-1])
+        if mode == "max":
+            index = self.view.slots[:, None].expand(-1, flat.shape[-1])
+            return out.scatter_reduce(0, index, flat, "amax", include_self=False)
+        return out.index_add(0, self.view.slots, flat)
+
+    def _pooled(self) -> Tensor:
+        if self._padded is None:
+            self._padded = per_block(self.mode, self._scatter, self._flat())
+        return self._padded
+
+    def _count(self) -> Tensor:
+        return self.view.count.to(self.messages.dtype)
+
+    def per_row(self) -> Partial:
+        """The pool of every vertex ``(rows, batch, w)``."""
+        _, b, w = self.messages.shape
+        return Partial(self._pooled()[:-1].view(self.view.rows, b, w), self._count())
+
+    def at(self, row: Tensor) -> Partial:
+        """For target edges with shared vertex ``row`` (``(E_t,)`` or ``(E_t, batch)``): that
+        vertex's pool ``(E_t, batch, w)``."""
+        pooled = self.per_row()
+        return Partial(take_rows(pooled.value, row), take_rows(pooled.count, row))
+
+    def excluding_self(self, own: None) -> Partial:
+        """For every kept edge (the messages' own order): its vertex's pool without its own
+        message — ``sum − self``, or for max the maximum of the others (the pool's maximum
+        unless the edge holds it alone, then the largest of the rest)."""
+        e, b, w = self.messages.shape
+        value = per_block(self.mode, self._others, self._flat(), self._pooled())
+        count = self.view.count.reshape(-1, 1).to(self.messages.dtype)
+        count = (torch.cat([count, count.new_zeros(1, 1)]).index_select(0, self.view.slots) - 1).clamp_min(0)
+        return Partial(value.view(e, b, w), count.view(e, b, 1))
+
+    def _others(self, mode: str, flat: Tensor, pooled: Tensor) -> Tensor:
+        own_pool = pooled.index_select(0, self.view.slots)
+        if mode != "max":
+            return own_pool - flat
+        at_top = flat == own_pool
+        ties = self._scatter("sum", at_top.to(flat.dtype)).index_select(0, self.view.slots)
+        low = flat.detach().amin() - 1  # below every message: the stand-in for the maxima
+        second = self._scatter("max", torch.where(at_top, low, flat)).index_select(0, self.view.slots)
+        return torch.where(at_top & (ties == 1), second, own_pool)
 
 
 def _row_pool(mode: str, rows: Tensor) -> Tensor:
@@ -175,19 +246,36 @@ def _pool_of_others(mode: str, rows: Tensor) -> Tensor:
 
 def merge(partials: list[Partial], mode: str) -> Partial:
     """One pool over the union of the partials' messages."""
-    present = [p for p in partials if p.count] or partials[:1]
-    value = present[0].value
+    present = [p for p in partials if not isinstance(p.count, int) or p.count] or partials[:1]
+    value, count = present[0].value, present[0].count
     for p in present[1:]:
-        value = per_block(mode, lambda m, a, b: torch.maximum(a, b) if m == "max" else a + b, value, p.value)
-    return Partial(value, sum(p.count for p in present))
+        value = per_block(mode, lambda m, a, b: _union(m, a, count, b, p.count), value, p.value)
+        count = count + p.count
+    return Partial(value, count)
+
+
+def _union(mode: str, a: Tensor, count_a: int | Tensor, b: Tensor, count_b: int | Tensor) -> Tensor:
+    """The pool of two pools' messages; a max over an empty pool (count 0) is no candidate."""
+    if mode != "max":
+        return a + b
+    top = torch.maximum(a, b)
+    if isinstance(count_a, Tensor):
+        top = torch.where(count_a > 0, top, b)
+    if isinstance(count_b, Tensor):
+        top = torch.where(count_b > 0, top, a)
+    return top
 
 
 def finish(partial: Partial, mode: str) -> Tensor:
     """The pooled message: per channel block, sum, mean (sum / count) or max; zeros for an
     empty pool."""
-    if partial.count == 0:
+    count = partial.count
+    if isinstance(count, Tensor):
+        value = partial.value * (count > 0)
+        return per_block(mode, lambda m, v: v / count.clamp_min(1) if m == "mean" else v, value)
+    if count == 0:
         return torch.zeros_like(partial.value)
-    return per_block(mode, lambda m, v: v / partial.count if m == "mean" else v, partial.value)
+    return per_block(mode, lambda m, v: v / count if m == "mean" else v, partial.value)
 
 
 class Pool(nn.Module):
