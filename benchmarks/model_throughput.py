@@ -3,7 +3,10 @@ batch 256 unless --batch says otherwise) against a hand-written dense ENGNN and,
 torch_geometric is installed, the same architecture in PyG.
 
 Cases: ENGNN-E on the K-pair interference channel (spec ``ic_beamforming_edge``, N = 2 antennas,
-K = 20 and K = 100 pairs) and MCMU power allocation (M = 4 cells × K = 5 UEs). The generated
+K = 20 and K = 100 pairs), ENGNN-N with sparse interference edges (``ic_beamforming_sparse``:
+beams on the BS vertices, each UE keeps its 8 strongest interfering BSs; K = 1000, batch 8, no
+dense hand-written reference, which would be another model) and MCMU power allocation (M = 4
+cells × K = 5 UEs). The generated
 model is the spec's ``VertexEdgeGNN`` class with ``preset="engnn", readout="own"`` (ENGNN's
 read-out, eq. 26, from the carrier's state only); its last layer updates only the type the
 read-out reads. The reference is :class:`DenseENGNN`, written here directly from ENGNN
@@ -44,6 +47,7 @@ import ctypes
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -164,9 +168,10 @@ def reference_mcmu(model: DenseENGNN, H: torch.Tensor) -> torch.Tensor:
 
 def pyg_batch(plan, features: dict[str, torch.Tensor]):
     """The batch as one graph: each sample exported by :func:`designer.runtime.pyg.to_hetero_data`
-    (edge types ``(BS, e, UE)`` and their reverses ``(UE, rev_e, BS)``), then collated on CPU
-    and moved to the features' device. Built once, outside the timed steps, as a DataLoader's
-    collate would."""
+    (edge types ``(BS, e, UE)`` and their reverses ``(UE, rev_e, BS)``; a sparse edge type's kept
+    pairs of that sample), then collated on CPU and moved to the features' device. Built once,
+    outside the timed steps, as a DataLoader's collate would (the generated model chooses its
+    kept pairs inside every timed step)."""
     device = next(iter(features.values())).device
     on_cpu = to_device(features, torch.device("cpu"))
     batch = next(iter(on_cpu.values())).shape[0]
@@ -374,7 +379,7 @@ class PygENGNN(nn.Module):
         return self.head(e[self.carrier] if self.kind == "edge" else x[self.carrier])
 
 
-def pyg_ic(model: PygENGNN, batch) -> torch.Tensor:
+def pyg_ic(model: PygENGNN, batch, sizes=None) -> torch.Tensor:
     """ENGNN-E on the interference channel in PyG: beamformers on the direct-link edges
     (``(b·K, N)``), per-BS budget (``p_max`` is the BS feature)."""
     out = model(batch)
@@ -383,6 +388,16 @@ def pyg_ic(model: PygENGNN, batch) -> torch.Tensor:
     bs = model.graph.ends["BS_UE_same_pair"]["BS"]
     power = scatter(v.real.square() + v.imag.square(), bs, 0, batch["BS"].num_nodes, "sum").sum(-1, keepdim=True)
     return v * scale_if_above(power, batch["BS"].x).index_select(0, bs).sqrt()
+
+
+def pyg_ic_node(model: PygENGNN, batch, sizes=None) -> torch.Tensor:
+    """ENGNN-N on the interference channel in PyG: beamformers on the BS vertices (``(b·K, N)``),
+    per-BS budget."""
+    out = model(batch)
+    n = out.shape[-1] // 2
+    v = torch.complex(out[:, :n], out[:, n:])
+    power = (v.real.square() + v.imag.square()).sum(-1, keepdim=True)
+    return v * scale_if_above(power, batch["BS"].x).sqrt()
 
 
 def pyg_mcmu(model: PygENGNN, batch, k: int) -> torch.Tensor:
@@ -412,27 +427,29 @@ def copy_generated_weights(model, net: PygENGNN) -> None:
         for name, layer in net.edge_embeddings.items():
             layer.load_state_dict(model.edge_embeddings[name].layer[0].state_dict())
         for ours, theirs in zip(model.layers, net.layers, strict=True):
+            # modules the generated layer does not build (no output reads them) are never run by PyG either
             for (src, name, dst), conv in theirs.vertex_processors.convs.items():
-                edge = name.removeprefix("rev_")
-                pair(conv.mlp, ours.vertex_processors[f"{dst}__from__{src}__via__{edge}"], ["b_in", "a_in"])
-            for key, processor in theirs.edge_processors.items():
-                pair(processor, ours.edge_processors[key], ["a_in", "b_in"])
-            for combiners, generated in ((theirs.vertex_combiners, ours.vertex_combiners),
-                                         (theirs.edge_combiners, ours.edge_combiners)):
-                for key, combiner in combiners.items():
-                    pair(combiner, generated[key], ["a_in", "b_in"])
+                key = f"{dst}__from__{src}__via__{name.removeprefix('rev_')}"
+                if key in ours.vertex_processors:
+                    pair(conv.mlp, ours.vertex_processors[key], ["b_in", "a_in"])
+            for processors, generated, first in ((theirs.edge_processors, ours.edge_processors, ["a_in", "b_in"]),
+                                                 (theirs.vertex_combiners, ours.vertex_combiners, ["a_in", "b_in"]),
+                                                 (theirs.edge_combiners, ours.edge_combiners, ["a_in", "b_in"])):
+                for key, module in processors.items():
+                    if key in generated:
+                        pair(module, generated[key], first)
         (head,) = model.heads.values()
         net.head.load_state_dict(head.state_dict())
 
 
-def check_pyg(model, spec: str, sizes: dict[str, int], readout, line_graph: bool) -> float:
+def check_pyg(model, case: Case, line_graph: bool) -> float:
     """Largest difference (float64, 4 samples) between the generated model's outputs and the
     PyG version's with the same weights, each sample's entries sorted (the two order them
     differently); on ``model``'s device."""
     model = copy.deepcopy(model).double()
-    features = random_features(model.plan, sizes, 4, torch.float64, torch.Generator().manual_seed(1))
+    features = random_features(model.plan, case.sizes, 4, torch.float64, torch.Generator().manual_seed(1))
     features = to_device(features, next(model.parameters()).device)
-    forward = pyg_forward(model, spec, sizes, features, readout, line_graph)
+    forward = pyg_forward(model, case, features, line_graph)
     copy_generated_weights(model, forward.net)
     ours = next(iter(model(**features).values())).reshape(4, -1)
     theirs = forward().reshape(4, -1)
@@ -472,30 +489,55 @@ def step_times(forwards: list, rounds: list[int], device: torch.device) -> list[
     return best
 
 
+@dataclass(frozen=True)
+class Case:
+    """One row: ``spec`` at ``sizes`` (the problem ``problem`` gives the ENGNN preset); the
+    hand-written reference builder (None: no such reference for this model); the PyG read-out
+    (kind, carrier, channels) and its post-processing; timed rounds of the generated and
+    hand-written models and of the PyG ones (fewer where one of their steps takes seconds);
+    ``batch``: samples per step (None: ``--batch``)."""
+
+    label: str
+    spec: str
+    problem: str
+    sizes: dict
+    reference: object
+    readout: tuple
+    pyg_run: object
+    rounds: int
+    pyg_rounds: int
+    batch: int | None = None
+
+
 def cases(quick: bool):
-    """(label, spec, sizes, reference builder, PyG read-out (kind, carrier, channels), timed
-    rounds, timed rounds of the PyG model: fewer where one of its steps takes seconds)."""
-    ic = lambda k: (f"interference channel ENGNN-E, K={k}, N=2", "ic_beamforming_edge", {"K": k, "N": 2},  # noqa: E731
-                    lambda h, prune: DenseENGNN(1, 1, 4, 4, h.hidden, h.layers, h.mlp_layers, True, prune),
-                    ("edge", "BS_UE_same_pair", 4))
-    yield (*ic(20), 3 if quick else 8, 3 if quick else 8)
-    yield (*ic(100), 1 if quick else 3, 1 if quick else 2)
-    yield ("MCMU power allocation, M=4, K=5", "mcmu_power_allocation", {"M": 4, "K": 5},
-           lambda h, prune: DenseENGNN(1, 1, 1, 1, h.hidden, h.layers, h.mlp_layers, False, prune), ("node", "AN", 1),
-           3 if quick else 8, 1 if quick else 4)
+    """The table's rows."""
+    def ic(k, spec="ic_beamforming_edge", what="", rounds=(8, 8), batch=None, reference=True):
+        dense = lambda h, prune: DenseENGNN(1, 1, 4, 4, h.hidden, h.layers, h.mlp_layers, True, prune)  # noqa: E731
+        return Case(f"interference channel ENGNN-E{what}, K={k}, N=2", spec, "ic_beamforming_edge", {"K": k, "N": 2},
+                    dense if reference else None, ("edge", "BS_UE_same_pair", 4), pyg_ic,
+                    min(3, rounds[0]) if quick else rounds[0], min(3, rounds[1]) if quick else rounds[1], batch)
+
+    yield ic(20)
+    yield ic(100, rounds=(3, 2))
+    yield Case("interference channel ENGNN-N, 8 kept interferers per UE, K=1000, N=2", "ic_beamforming_sparse",
+               "ic_beamforming_node", {"K": 1000, "N": 2}, None, ("node", "BS", 4), pyg_ic_node,
+               3 if quick else 5, 3, batch=8)
+    yield Case("MCMU power allocation, M=4, K=5", "mcmu_power_allocation", "mcmu_power_allocation", {"M": 4, "K": 5},
+               lambda h, prune: DenseENGNN(1, 1, 1, 1, h.hidden, h.layers, h.mlp_layers, False, prune),
+               ("node", "AN", 1), lambda net, batch, sizes: pyg_mcmu(net, batch, sizes["K"]),
+               3 if quick else 8, 1 if quick else 4)
 
 
-def pyg_forward(model, spec: str, sizes: dict[str, int], features: dict[str, torch.Tensor], readout,
-                line_graph: bool):
+def pyg_forward(model, case: Case, features: dict[str, torch.Tensor], line_graph: bool):
     """The PyG version of ``model``'s architecture (same widths, depth, MLPs, processors) and
     its forward on the collated batch of ``features``; edge updates on the line graph or by
     scatters (see :class:`PygUpdate`); on the features' device."""
     h = model.options
     batch = pyg_batch(model.plan, features)
     edge_keys = model.plan.architecture(model.architecture).edge_processors
-    net = PygENGNN(batch, edge_keys, h.hidden, h.layers, h.mlp_layers, readout, line_graph)
+    net = PygENGNN(batch, edge_keys, h.hidden, h.layers, h.mlp_layers, case.readout, line_graph)
     net = net.to(next(iter(features.values())).device, features_dtype(features))
-    forward = (lambda: pyg_ic(net, batch)) if spec == "ic_beamforming_edge" else lambda: pyg_mcmu(net, batch, sizes["K"])
+    forward = lambda: case.pyg_run(net, batch, case.sizes)  # noqa: E731
     forward.net, forward.batch = net, batch
     return forward
 
@@ -560,49 +602,72 @@ def main(argv: list[str] | None = None) -> None:
           "| ratio (preset / PyG line graph) | PyG, scatters | ratio (preset / PyG scatters) "
           "| PyG − generated, float64 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for label, spec, sizes, make_reference, readout, rounds, pyg_rounds in cases(args.quick):
-        cls = generated_class(spec)
-        engnn = {**PROBLEMS[spec].model_presets.get("engnn", {}), "readout": "own"}
+    notes = []
+    for case in cases(args.quick):
+        cls = generated_class(case.spec)
+        engnn = {**PROBLEMS[case.problem].model_presets.get("engnn", {}), "readout": "own"}
         model = cls.with_preset("engnn", **engnn).to(device)
         per_key = cls.with_preset("engnn", **engnn, edge_processors="key").to(device)
-        reference = make_reference(model.options, False).to(device)
-        pruned = make_reference(model.options, True).to(device)
-        features = random_features(model.plan, sizes, args.batch, torch.float32, torch.Generator().manual_seed(0))
+        batch = case.batch or args.batch
+        features = random_features(model.plan, case.sizes, batch, torch.float32, torch.Generator().manual_seed(0))
         features = to_device(features, device)
-        run_reference = reference_ic if spec == "ic_beamforming_edge" else reference_mcmu
-        forwards = [lambda: model(**features), lambda: per_key(**features),
-                    lambda: run_reference(reference, **features), lambda: run_reference(pruned, **features)]
+        forwards = [lambda: model(**features), lambda: per_key(**features)]
+        if case.reference is not None:
+            reference = case.reference(model.options, False).to(device)
+            pruned = case.reference(model.options, True).to(device)
+            run_reference = reference_ic if case.readout[0] == "edge" else reference_mcmu
+            forwards += [lambda: run_reference(reference, **features), lambda: run_reference(pruned, **features)]
         pyg_models, gigabytes = [], 0.0
         if torch_geometric is not None:
-            pyg_models, gigabytes = pyg_forwards(model, spec, sizes, features, readout, args.line_graph_memory)
-        times = step_times(forwards + pyg_models, [rounds] * len(forwards) + [pyg_rounds] * len(pyg_models), device)
-        ours, keyed, theirs, theirs_pruned, *pyg = (args.batch / t for t in times)
-        cells = pyg_cells(model, spec, sizes, readout, ours, pyg, gigabytes)
-        print(f"| {label} | {ours:.0f} samples/s | {keyed:.0f} samples/s | {theirs:.0f} samples/s "
-              f"| {theirs_pruned:.0f} samples/s | {ours / theirs_pruned:.2f}× | {' | '.join(cells)} |", flush=True)
+            pyg_models, gigabytes = pyg_forwards(model, case, features, args.line_graph_memory)
+        times = step_times(forwards + pyg_models,
+                           [case.rounds] * len(forwards) + [case.pyg_rounds] * len(pyg_models), device)
+        rates = [batch / t for t in times]
+        ours, keyed = rates[:2]
+        written = rates[2:len(forwards)]
+        cells = pyg_cells(model, case, ours, rates[len(forwards):], gigabytes)
+        hand = (f"{written[0]:.0f} samples/s | {written[1]:.0f} samples/s | {ours / written[1]:.2f}×" if written
+                else "– (another model: dense) | – | –")
+        print(f"| {case.label}, batch {batch} | {ours:.0f} samples/s | {keyed:.0f} samples/s | {hand} "
+              f"| {' | '.join(cells)} |", flush=True)
+        if model.sparsity:
+            notes.append(kept_outside_note(model, case, features, rates[len(forwards):], device))
+    for note in notes:
+        print(note)
 
 
-def pyg_forwards(model, spec: str, sizes: dict[str, int], features: dict[str, torch.Tensor], readout,
-                 memory: float) -> tuple[list, float]:
+def kept_outside_note(model, case: Case, features: dict[str, torch.Tensor], pyg: list[float], device) -> str:
+    """The generated sparse model timed with its kept pairs chosen once, outside the timed
+    steps, as the PyG batch's are: the network alone, against the PyG scatters model."""
+    fixed = copy.deepcopy(model)
+    instance = fixed.prepare(case.sizes)
+    kept = instance.kept(features)
+    instance.kept = lambda features: kept  # every call reuses this batch's kept pairs
+    (seconds,) = step_times([lambda: fixed(**features)], [case.rounds], device)
+    rate = next(iter(features.values())).shape[0] / seconds
+    versus = f", {rate / pyg[0]:.2f}× PyG scatters" if pyg else ""
+    return (f"{case.label}: the generated model with its kept pairs chosen once outside the timed steps (as the "
+            f"PyG batch's are): {rate:.0f} samples/s{versus}")
+
+
+def pyg_forwards(model, case: Case, features: dict[str, torch.Tensor], memory: float) -> tuple[list, float]:
     """The PyG models' forwards — scatters, then the line graph where its pair tensors fit in
     ``memory`` GB — and the line graph's estimated memory in GB."""
-    scatters = pyg_forward(model, spec, sizes, features, readout, line_graph=False)
+    scatters = pyg_forward(model, case, features, line_graph=False)
     pairs = pair_count(PygGraph(scatters.batch), scatters.net.layers[0].edge_keys)
     gigabytes = LIVE_PAIR_TENSORS * pairs * model.options.hidden * 4 / 1e9
     if gigabytes > memory:
         return [scatters], gigabytes
-    return [scatters, pyg_forward(model, spec, sizes, features, readout, line_graph=True)], gigabytes
+    return [scatters, pyg_forward(model, case, features, line_graph=True)], gigabytes
 
 
-def pyg_cells(model, spec: str, sizes: dict[str, int], readout, ours: float, pyg: list[float],
-              gigabytes: float) -> list[str]:
+def pyg_cells(model, case: Case, ours: float, pyg: list[float], gigabytes: float) -> list[str]:
     """The table's PyG cells from the measured samples/s ``pyg`` (scatters, line graph if run),
     with the largest float64 difference of the PyG models' outputs from the generated model's."""
     if torch_geometric is None:
         return ["skipped: torch_geometric not installed", "–"] * 2 + ["–"]
     line = len(pyg) > 1
-    error = max(check_pyg(model, spec, sizes, readout, line_graph=False),
-                check_pyg(model, spec, sizes, readout, line_graph=True) if line else 0.0)
+    error = max(check_pyg(model, case, line_graph=False), check_pyg(model, case, line_graph=True) if line else 0.0)
     line_cells = [f"{pyg[1]:.0f} samples/s", f"{ours / pyg[1]:.2f}×"] if line else \
         [f"not run: its pair messages need about {gigabytes:.0f} GB (> --line-graph-memory)", "–"]
     return line_cells + [f"{pyg[0]:.0f} samples/s", f"{ours / pyg[0]:.2f}×", f"{error:.0e}"]

@@ -9,9 +9,10 @@ from pathlib import Path
 from torch import nn
 
 from .architecture import ARCHITECTURES
-from .compiler import compile_file
+from .compiler import compile_spec
 from .emit import plan_from_compilation
 from .runtime.model import model_for
+from .spec import load_spec
 
 
 def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int] | None = None,
@@ -19,13 +20,17 @@ def build(spec_path: str | Path, arch: str = "vertex_edge", sizes: dict[str, int
     """Compile ``spec_path`` and instantiate one architecture.
 
     ``arch``: ``vertex`` (Zhao Prop. 1), ``edge`` (Prop. 2), ``vertex_edge`` (ENGNN) or ``fnn``
-    (no-graph baseline; options ``hidden``, ``layers``, ``activation``). ``sizes``: the check
-    instance to compile at, also the default for size symbols no input determines, the fixed
-    channel counts and the fixed sizes of ``sharing="none"`` and ``fnn``. ``auto_edges``: as
+    (no-graph baseline; options ``hidden``, ``layers``, ``activation``). ``sizes``: the default
+    for size symbols no input determines, the fixed channel counts and the fixed sizes of
+    ``sharing="none"`` and ``fnn``; the spec is compiled and certified at its check instance
+    (with these channel counts), which the certificate covers for every size. ``auto_edges``: as
     ``gnn-design compile --auto-edges`` (None: the spec's ``auto_edges``). ``options``:
     :class:`designer.runtime.Options` plus ``preset="engnn"``.
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    compilation = compile_file(spec_path, sizes, auto_edges=auto_edges)
+    spec = load_spec(spec_path)
+    channels = {t.channels for t in spec.tensors.values() if isinstance(t.channels, str)}
+    at = {symbol: n for symbol, n in (sizes or {}).items() if symbol in channels}
+    compilation = compile_spec(spec, at, auto_edges=auto_edges, file=spec_path)
     return model_for(plan_from_compilation(compilation), arch, sizes, **options)

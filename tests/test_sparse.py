@@ -141,7 +141,7 @@ def test_pairs_left_out_do_not_reach_the_outputs_and_kept_ones_do():
 def test_sparse_models_train():
     model = designer.build(IC, "vertex_edge", sizes={"K": 12}, hidden=8)
     features = random_features(model.plan, {"K": 12, "N": 2}, batch=2, dtype=torch.float32)
-    model(**features)["V"].abs().sum().backward()
+    model(**features)["v"].abs().sum().backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
@@ -170,7 +170,6 @@ BASE = IC.read_text().split("sparse:")[0]
 
 @pytest.mark.parametrize("rule, message", [
     ("BS_UE_cross: {by: H, per: UE, keep: 2}", "unknown edge type 'BS_UE_cross'"),
-    ("BS_UE_same_pair: {by: H, per: UE, keep: 2}", "carries the action V"),
     ("BS_UE_diff_pair: {by: p_max, per: UE, keep: 2}", "'p_max' is not a feature on the pairs"),
     ("BS_UE_diff_pair: {by: H, per: pair, keep: 2}", "'pair' is not a set of BS_UE_diff_pair"),
     ("BS_UE_diff_pair: {by: H, per: UE}", "needs `keep`"),
@@ -181,6 +180,13 @@ def test_bad_rules_are_refused_naming_the_entry(rule, message):
     with pytest.raises(SpecError, match=message) as info:
         compile_spec(parse_spec(text, "ic.yaml"), file="ic.yaml")
     assert "sparse" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_rule_on_an_edge_type_carrying_an_action_is_refused():
+    text = (SPECS / "ic_beamforming_edge.yaml").read_text().replace(
+        "check_sizes:", "sparse:\n  BS_UE_same_pair: {by: H, per: UE, keep: 2}\ncheck_sizes:")
+    with pytest.raises(SpecError, match="carries the action V, which needs every pair"):
+        compile_spec(parse_spec(text))
 
 
 def test_a_rule_on_a_same_set_edge_type_is_refused():
@@ -198,3 +204,16 @@ check_sizes: {K: 4}
     text = text.replace("A_A_diff_A", next(n for n in names if "same" not in n and n.count("A") >= 2))
     with pytest.raises(SpecError, match="with itself"):
         compile_spec(parse_spec(text))
+
+
+@pytest.mark.slow
+def test_a_sparse_model_trains_and_evaluates_at_1000_links_from_the_cli(tmp_path, capsys):
+    from designer.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", str(D2D), "--size", "K=1000", "--scenario", "density=200", "--samples", "4",
+                 "--val-samples", "2", "--epochs", "1", "--batch", "2", "--out", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--samples", "2", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    row = __import__("json").loads(out[out.index("{"):])["rows"][0]
+    assert row["sizes"]["K"] == 1000 and 0 < row["ratio"] < 2

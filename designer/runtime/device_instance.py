@@ -155,9 +155,10 @@ class DeviceInstance(Instance):
     @torch.no_grad()
     def _kept(self, et: EdgeType, rule: Sparsity, x: Tensor) -> KeptEdges:
         """The pairs of ``et`` that ``rule`` keeps in each sample of the feature ``x``."""
-        magnitude = kept_magnitude(self.plan, rule, et, x)  # (batch, n_per, n_other)
+        magnitude = kept_magnitude(self.plan, rule, et, x)  # (batch, n_per, n_other), squared
         candidates = self.candidates[et.name] if rule.per == et.sets[0] else self.candidates[et.name].t()
-        other, keep = kept_pairs(magnitude, candidates, rule.keep, rule.above)  # (batch, n_per, slots)
+        above = None if rule.above is None else rule.above ** 2
+        other, keep = kept_pairs(magnitude, candidates, rule.keep, above)  # (batch, n_per, slots)
         batch, rows, slots = other.shape
         per_index = torch.arange(rows, device=self.device).repeat_interleave(slots)
         other, keep = other.reshape(batch, -1).t(), keep.reshape(batch, -1).t()
@@ -207,10 +208,16 @@ def _columns(*index: Tensor) -> tuple[Tensor, ...]:
 
 
 def kept_magnitude(plan: Plan, rule: Sparsity, et: EdgeType, x: Tensor) -> Tensor:
-    """The magnitude of feature ``x`` (model layout) on every pair, ``(batch, n_per, n_other)``
-    with the rule's ``per`` set first: ``|x|``, the Euclidean norm over its channels if any."""
+    """The squared magnitude of feature ``x`` (model layout) on every pair, ``(batch, n_per,
+    n_other)`` with the rule's ``per`` set first: ``|x|²``, summed over its channels if any (the
+    squared Euclidean norm: the order of the norms, without a square root or a complex norm)."""
     t = plan.tensor(rule.by)
-    magnitude = x.abs() if t.channels is None else torch.linalg.vector_norm(x, dim=-1)
+    if t.channels is None and not x.is_complex():
+        magnitude = x.square()
+    else:  # (..., 1, c) @ (..., c, 1) over the real parts of the channels: faster than a short reduction
+        parts = torch.view_as_real(x) if x.is_complex() else x.unsqueeze(-1)
+        parts = parts.flatten(-2) if t.channels is not None else parts
+        magnitude = torch.matmul(parts.unsqueeze(-2), parts.unsqueeze(-1)).reshape(parts.shape[:-1])
     depth = len(plan.set(t.dims[0]).path)  # the axes of the first set
     rows = magnitude.reshape(x.shape[0], math.prod(magnitude.shape[1:depth + 1]), -1)
     return rows if t.dims[0] == rule.per else rows.transpose(1, 2)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from . import constraints
-from .device_instance import DeviceInstance, take_rows
+from .device_instance import DeviceInstance
 from .layers import Embedding, MLPShape, Sharing, UpdateLayer, Wanted, linear, mlp, wanted_per_layer
 from .options import CHOICES, FNN_OPTIONS, Options
 from .pooling import finish, merge, modes, pool_of
@@ -35,6 +35,15 @@ def log_magnitude(x: Tensor) -> Tensor:
     a real entry or the phase of a complex one kept; ``log(1 + x)`` for non-negative gains."""
     magnitude = x.abs()
     return x * (torch.log1p(magnitude) / magnitude.clamp_min(torch.finfo(magnitude.dtype).tiny))
+
+
+def all_finite(x: Tensor) -> bool:
+    """No nan or inf in ``x`` (real or complex): its least and largest entries are finite (one
+    reduction pass, which nan and inf reach, with no temporary the size of ``x``)."""
+    if x.numel() == 0:
+        return True
+    low, high = torch.aminmax(torch.view_as_real(x) if x.is_complex() else x)
+    return bool(torch.isfinite(low) & torch.isfinite(high))
 
 
 def outer_product_channels(h: Tensor) -> Tensor:
@@ -105,6 +114,41 @@ def _eager(fn):
     once per size). ``torch.compiler.disable`` is reached only then, so that importing the runtime
     does not import ``torch._dynamo`` (and with it sympy)."""
     return torch.compiler.disable(fn) if torch.compiler.is_compiling() else fn
+
+
+class RealFeatures(Mapping):
+    """The features of one call as real channels (:meth:`CompiledModel.real`), each transformed
+    when first read: ``real[name]`` ``(batch, *set axes, channels')``. :meth:`on_pairs` reads a
+    two-set feature on some pairs only and transforms just those (every transform is per entry,
+    or per channel vector): a sparse edge type reads a few pairs of a large dense input."""
+
+    def __init__(self, model: CompiledModel, features: Mapping[str, Tensor]):
+        self.model, self.features, self._done = model, features, {}
+
+    def __getitem__(self, name: str) -> Tensor:
+        if name not in self._done:
+            self._done[name] = self.model.real(self.features[name], self.model.plan.tensor(name))
+        return self._done[name]
+
+    def __iter__(self):
+        return iter(self.features)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def on_pairs(self, name: str, pairs: Tensor) -> Tensor:
+        """Feature ``name`` on the pairs at flat positions ``pairs`` (``(E,)`` or ``(E, batch)``)
+        of its two sets: ``(E, batch, channels')``."""
+        t = self.model.plan.tensor(name)
+        x = self.features[name]
+        batch = x.shape[0]
+        rows = x.reshape(batch, -1, x.shape[-1] if t.channels is not None else 1)  # (batch, pairs, c)
+        if pairs.dim() == 1:
+            taken = rows.transpose(0, 1).index_select(0, pairs)
+        else:  # per sample: positions in the (batch · pairs) rows, no copy of the whole input
+            at = pairs + torch.arange(batch, device=pairs.device) * rows.shape[1]
+            taken = rows.reshape(-1, rows.shape[-1]).index_select(0, at.reshape(-1)).view(*pairs.shape, -1)
+        return self.model.real(taken if t.channels is not None else taken.squeeze(-1), t)
 
 
 class CompiledModel(nn.Module):
@@ -213,7 +257,7 @@ class CompiledModel(nn.Module):
                                      f"from {bound[symbol][1]}")
                 else:
                     bound[symbol] = (n, t.name)
-            if self.options.check_inputs and not _is_tracing() and not bool(torch.isfinite(x).all()):
+            if self.options.check_inputs and not _is_tracing() and not all_finite(x):
                 raise ValueError(f"{t.name}: non-finite entries (nan or inf) in the input")
         if batch == 0:
             raise ValueError("batch: the inputs hold no samples (batch size 0); a model needs at least one")
@@ -288,15 +332,14 @@ class CompiledModel(nn.Module):
         """:meth:`forward` with the features as a dict."""
         bound = self.bind(features, sizes)
         instance = self.instance(bound, self._device).kept(features)
-        real = {t.name: self.real(features[t.name], t) for t in self.plan.features}
-        raw = self.readout(real, instance)
+        raw = self.readout(RealFeatures(self, features), instance)
         actions = {t.name: self.assemble(t, raw[t.name], instance) for t in self.plan.actions}
         supports = {t.name: self.support(t, instance) for t in self.plan.actions if t.support != "all"}
         values = {**bound, **features}
         return constraints.project(self.plan, actions, values, self.options.power_budget, self.options.nonnegative,
                                    supports, check_tensors=self.options.check_inputs and not _is_tracing())
 
-    def readout(self, real: dict[str, Tensor], instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
+    def readout(self, real: RealFeatures, instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
         """Per action tensor, per carrier: raw outputs ``(count, batch, channels')`` from the
         real-valued features ``(batch, *set axes, channels')``."""
         raise NotImplementedError
@@ -453,7 +496,7 @@ class HetGNN(CompiledModel):
 
     # -- forward -----------------------------------------------------------------------------
 
-    def readout(self, real: dict[str, Tensor], instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
+    def readout(self, real: RealFeatures, instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
         if self._fixed_sizes is not None and instance.axis_sizes != self._fixed_sizes:
             raise ValueError(f"sharing='none' gives every vertex and edge its own parameters: this model runs only "
                              f"at the axis sizes it was built for, {self._fixed_sizes}; got {instance.axis_sizes}")
@@ -463,7 +506,7 @@ class HetGNN(CompiledModel):
         return {t.name: {c: self.heads[self._head_key(t, c)](self._head_input(t, c, vertices, edges, instance))
                          for c in self.carriers(t)} for t in self.plan.actions}
 
-    def embed(self, real: dict[str, Tensor], instance: DeviceInstance) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def embed(self, real: RealFeatures, instance: DeviceInstance) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Initial states (ENGNN eq. 20): vertex states ``(n, batch, d_v)``, edge states
         ``(E, batch, d_e)``; broken axes add their index code."""
         batch = next(iter(real.values())).shape[0]
@@ -479,7 +522,8 @@ class HetGNN(CompiledModel):
             key = self.sharing.edge(et)
             slots = self._edge_slots[key][0]
             n = len(instance.edges[et.name])
-            x = self._slot_input(slots, et.features, lambda f: self._edge_feature(real[f], f, et, instance), batch, n)
+            x = self._slot_input(slots, et.features,
+                                 lambda f: real.on_pairs(f, instance.dense_index(et, self.plan.tensor(f).dims)), batch, n)
             edges[et.name] = self.edge_embeddings[key](x)
         return vertices, edges
 
@@ -489,12 +533,6 @@ class HetGNN(CompiledModel):
                                                            dtype=self.dtype, device=self._device)
                  for f in slots]
         return torch.cat(parts, dim=-1) if parts else torch.zeros(n, batch, 0, dtype=self.dtype, device=self._device)
-
-    def _edge_feature(self, x: Tensor, name: str, et, instance: DeviceInstance) -> Tensor:
-        """An edge feature's entries on ``et``'s edges: ``(E, batch, channels')``."""
-        dims = self.plan.tensor(name).dims
-        flat = x.reshape(x.shape[0], -1, x.shape[-1]).transpose(0, 1)
-        return take_rows(flat, instance.dense_index(et, dims))
 
     def _index_code(self, vertex_type: str, instance: DeviceInstance, batch: int) -> Tensor | float:
         """Sum over the broken axes of a vertex type's path of ``W_axis · code(index)``."""
@@ -565,7 +603,7 @@ class FNN(CompiledModel):
     def _set_shape(self, t: TensorSig) -> tuple[int, ...]:
         return tuple(n for d in t.dims for n in self.fixed.shapes[d])
 
-    def readout(self, real: dict[str, Tensor], instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
+    def readout(self, real: RealFeatures, instance: DeviceInstance) -> dict[str, dict[str, Tensor]]:
         if instance.axis_sizes != self.fixed.axis_sizes:
             raise ValueError(f"the FNN baseline runs only at the axis sizes it was built for, "
                              f"{self.fixed.axis_sizes}; got {instance.axis_sizes}")

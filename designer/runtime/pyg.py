@@ -26,16 +26,19 @@ def _real(x: Tensor, channels) -> Tensor:
     return torch.cat([x.real, x.imag], dim=-1) if x.is_complex() else x
 
 
-def hetero_graph(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, reverse: bool = True
+def hetero_graph(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, reverse: bool = True,
+                 sparse: bool = True
                  ) -> tuple[dict[str, dict[str, Tensor]], dict[tuple[str, str, str], dict[str, Tensor]]]:
     """(node stores, edge stores) of sample ``sample`` of a batch of features in the model
-    layout; sizes are read from the features' shapes."""
+    layout; sizes are read from the features' shapes. A sparse edge type holds the pairs its
+    rule keeps in this sample (``sparse=False``: every pair)."""
     sizes = dict(plan.sizes)
     for t in plan.features:
         for a, n in zip(plan.tensor_axes(t.name), features[t.name].shape[1:]):
             if isinstance(plan.axis(a).size, str):
                 sizes[plan.axis(a).size] = n
-    instance = DeviceInstance(plan, sizes)
+    one = {name: x[sample:sample + 1] for name, x in features.items()}
+    instance = DeviceInstance(plan, sizes, sparsity=plan.sparsity if sparse else ()).kept(one)
     nodes = {}
     for vt in plan.vertex_types:
         n = instance.counts[vt.name]
@@ -44,11 +47,14 @@ def hetero_graph(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, re
     edges = {}
     for et in plan.edge_types:
         e = instance.edges[et.name]
-        store = {"edge_index": torch.stack([e.first, e.second])}
+        kept = e.keep[:, 0] if hasattr(e, "keep") else slice(None)
+        first, second = (_of_sample(index)[kept] for index in (e.first, e.second))
+        store = {"edge_index": torch.stack([first, second])}
         parts = []
         for f in et.features:
             x = _real(features[f][sample], plan.tensor(f).channels)
-            parts.append(x.reshape(-1, x.shape[-1]).index_select(0, instance.dense_index(et, plan.tensor(f).dims)))
+            at = _of_sample(instance.dense_index(et, plan.tensor(f).dims))[kept]
+            parts.append(x.reshape(-1, x.shape[-1]).index_select(0, at))
         if parts:
             store["edge_attr"] = torch.cat(parts, dim=-1)
         edges[(et.sets[0], et.name, et.sets[1])] = store
@@ -57,14 +63,20 @@ def hetero_graph(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, re
     return nodes, edges
 
 
-def to_hetero_data(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, reverse: bool = True):
+def _of_sample(index: Tensor) -> Tensor:
+    """``(E,)`` endpoint indices of a one-sample instance (kept edges hold ``(E, 1)``)."""
+    return index[:, 0] if index.dim() == 2 else index
+
+
+def to_hetero_data(plan: Plan, features: Mapping[str, Tensor], sample: int = 0, reverse: bool = True,
+                   sparse: bool = True):
     """The instance as ``torch_geometric.data.HeteroData`` (needs torch_geometric)."""
     try:
         from torch_geometric.data import HeteroData
     except ImportError:
         raise ImportError("to_hetero_data needs torch_geometric: python -m pip install torch_geometric") from None
     data = HeteroData()
-    nodes, edges = hetero_graph(plan, features, sample, reverse)
+    nodes, edges = hetero_graph(plan, features, sample, reverse, sparse)
     for name, store in nodes.items():
         for key, value in store.items():
             setattr(data[name], key, value)

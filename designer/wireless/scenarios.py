@@ -439,10 +439,12 @@ def sample_d2d_link_scheduling(batch: int, *, generator: torch.Generator | None 
                                pair_distance: tuple[float, float] = (2.0, 65.0), fc_ghz: float = 2.4,
                                antenna_height: float = 1.5, tx_power_dbm: float = 40.0,
                                noise_dbm_per_hz: float = -169.0, bandwidth_hz: float = 5e6,
-                               fading: bool = True) -> dict[str, Tensor]:
+                               fading: bool = True, density: float | None = None) -> dict[str, Tensor]:
     """D2D link-scheduling / power-control channels (Zhao et al. §2-A example).
 
-    ``K`` transmitters uniform in a ``field x field`` m^2 square; receiver ``j`` at a distance
+    ``K`` transmitters uniform in a ``field x field`` m^2 square (with ``density``, pairs per
+    km^2, the square that holds ``K`` pairs at that density instead: ``field = 1000 sqrt(K /
+    density)`` m, so networks of any size look alike locally; the default layout is 200); receiver ``j`` at a distance
     uniform in ``pair_distance`` from transmitter ``j`` in a uniform direction (the layout of
     common D2D scheduling benchmarks: 50 pairs in 500 m x 500 m, 2-65 m links).  Path loss:
     :func:`pathloss_two_slope_db` (2.4 GHz, 1.5 m antennas); Rayleigh power fading ``|CN(0,1)|^2``
@@ -452,6 +454,8 @@ def sample_d2d_link_scheduling(batch: int, *, generator: torch.Generator | None 
     to Rx ``j``.
     """
     rng = _Rng(generator, seed)
+    if density is not None:
+        field = 1000.0 * math.sqrt(K / density)
     tx = rng.uniform((batch, K, 2), 0.0, field)
     rx = _around(rng, tx, *pair_distance)
     d = _distances(tx, rx)

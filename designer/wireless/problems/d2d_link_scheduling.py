@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field
 
 from ..objectives import sum_rate_d2d_link_scheduling
@@ -12,10 +14,12 @@ from ..scenarios import sample_d2d_link_scheduling
 
 
 class D2DScenario(Scenario):
-    """``K`` D2D pairs in a ``field`` m square, pair lengths in ``pair_distance`` m, two-slope
-    path loss (:func:`~designer.wireless.scenarios.sample_d2d_link_scheduling`)."""
+    """``K`` D2D pairs in a ``field`` m square (or, with ``density``, pairs per km², a square
+    that grows with ``K``), pair lengths in ``pair_distance`` m, two-slope path loss
+    (:func:`~designer.wireless.scenarios.sample_d2d_link_scheduling`)."""
 
     field: float = Field(500.0, gt=0)
+    density: Optional[float] = Field(None, gt=0)
     pair_distance: tuple[float, float] = (2.0, 65.0)
     fc_ghz: float = Field(2.4, gt=0)
     antenna_height: float = Field(1.5, gt=0)
