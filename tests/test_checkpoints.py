@@ -122,7 +122,8 @@ def test_a_checkpoint_loads_with_the_runtime_alone(tmp_path, monkeypatch):
         raise AssertionError("the compiler ran")
 
     monkeypatch.setattr("designer.compiler.compile_file", no_compiler)
-    monkeypatch.setattr("designer.builder.compile_file", no_compiler)
+    monkeypatch.setattr("designer.compiler.compile_spec", no_compiler)
+    monkeypatch.setattr("designer.builder.compile_spec", no_compiler)
     from designer.evaluation import evaluate, load_model
 
     model, _ = load_model(tmp_path / "run")

@@ -15,7 +15,7 @@ from designer.compiler import compile_file
 from designer.group import DesiredGroup
 from designer.runtime import evaluate, parse_expression
 from designer.runtime.layers import Wanted, wanted_per_layer
-from designer.runtime.model import log_magnitude, outer_product_channels
+from designer.runtime.model import RealFeatures, log_magnitude, outer_product_channels
 from designer.runtime.pyg import hetero_graph, to_hetero_data
 from designer.testing import assert_equivariant, random_features, tensor_shape
 from helpers_models import SPECS, load_generated, other_sizes, spec_path, tiny
@@ -231,8 +231,7 @@ def test_residual_layers_add_the_update_to_the_previous_state():
     plain.load_state_dict(residual.state_dict())
     features = random_features(plain.plan, plain.sizes, batch=2, dtype=torch.float64)
     instance = plain.instance(plain.bind(features, None), "cpu")
-    real = {t.name: plain.real(features[t.name], t) for t in plain.plan.features}
-    vertices, edges = plain.embed(real, instance)
+    vertices, edges = plain.embed(RealFeatures(plain, features), instance)
     for layer_plain, layer_residual in zip(plain.layers, residual.layers):
         new_v, new_e = layer_plain(vertices, edges, instance)
         res_v, res_e = layer_residual(vertices, edges, instance)
