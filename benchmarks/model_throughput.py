@@ -32,6 +32,7 @@ No compiled extension (torch-scatter, torch-sparse) is used: PyG then scatters w
     PYTHONPATH=. python benchmarks/model_throughput.py --default-malloc  # leave the allocator alone
     PYTHONPATH=. python benchmarks/model_throughput.py --quick           # fewer rounds
     PYTHONPATH=. python benchmarks/model_throughput.py --device cuda     # on a CUDA GPU
+    PYTHONPATH=. python benchmarks/model_throughput.py --only kept       # the sparse case alone
 
 With ``--device cuda`` every model, its features and the collated PyG batch live on the GPU,
 and each timed step is bracketed by ``torch.cuda.synchronize()``; ``--threads`` and the
@@ -583,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--line-graph-memory", type=float, default=12.0, metavar="GB",
                         help="run the line-graph PyG model only where its pair tensors fit in this (default 12)")
     parser.add_argument("--device", type=torch.device, default="cpu", help="cpu (default) or cuda[:N]")
+    parser.add_argument("--only", default="", metavar="TEXT", help="run only the cases whose label contains TEXT")
     args = parser.parse_args(argv)
     device = args.device
     if device.type not in ("cpu", "cuda") or (device.type == "cuda" and not torch.cuda.is_available()):
@@ -604,6 +606,8 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     for case in cases(args.quick):
+        if args.only not in case.label:
+            continue
         cls = generated_class(case.spec)
         engnn = {**PROBLEMS[case.problem].model_presets.get("engnn", {}), "readout": "own"}
         model = cls.with_preset("engnn", **engnn).to(device)

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import Tensor
 
+from . import tr38901
+
 __all__ = [
     "sample_mcmu_power_allocation",
     "sample_hybrid_precoding",
@@ -217,7 +219,7 @@ def sample_mcmu_power_allocation(batch: int, *, generator: torch.Generator | Non
                                  M: int = 4, K: int = 5, N_t: int = 8, radius: float = 60.0,
                                  min_distance: float = 10.0, fc_ghz: float = 5.0, shadowing_db: float = 8.0,
                                  p_max_dbm: float = 30.0, noise_dbm: float = -95.0,
-                                 beamformer: str = "zf") -> dict[str, Tensor]:
+                                 beamformer: str = "zf", channel: str = "simple") -> dict[str, Tensor]:
     """MCMU power-allocation channels (Zhao et al. §3-B Example 1, §6-A).
 
     Layout: ``M`` BSs at the centres of cells of radius ``radius`` on a square grid with spacing
@@ -231,13 +233,20 @@ def sample_mcmu_power_allocation(batch: int, *, generator: torch.Generator | Non
     Returns ``{"H"}``: real ``(batch, M, K, M, K)`` with
     ``H[b, m, k, n, j] = |g_{k_m, n}^H w_{j_n}|^2 P_max / sigma0^2`` (AN ``j`` of cell ``n`` -> UE
     ``k`` of cell ``m``; receiver axes first), so that powers are fractions of ``P_max``.
+
+    ``channel="umi"`` or ``"uma"``: the same layout, ``g`` drawn from 3GPP TR 38.901 at ``fc_ghz``
+    instead (:mod:`designer.wireless.tr38901`, the ``sionna`` extra; ``shadowing_db`` unused).
     """
     rng = _Rng(generator, seed)
     bs = _grid_positions(M, 2.0 * radius).to(rng.device).expand(batch, M, 2)
     ue = _in_annulus(rng, bs.unsqueeze(2).expand(batch, M, K, 2), min_distance, radius)
-    d = _distances(bs, ue.reshape(batch, M * K, 2)).reshape(batch, M, M, K)  # [bs n, cell m, ue k]
-    loss_db = pathloss_umi_db(d, fc_ghz) + shadowing_db * rng.normal(d.shape)
-    h = torch.sqrt(10.0 ** (-loss_db / 10.0)).unsqueeze(-1) * rng.cn((batch, M, M, K, N_t))
+    if channel == "simple":
+        d = _distances(bs, ue.reshape(batch, M * K, 2)).reshape(batch, M, M, K)  # [bs n, cell m, ue k]
+        loss_db = pathloss_umi_db(d, fc_ghz) + shadowing_db * rng.normal(d.shape)
+        h = torch.sqrt(10.0 ** (-loss_db / 10.0)).unsqueeze(-1) * rng.cn((batch, M, M, K, N_t))
+    else:
+        h = tr38901.channels(channel, bs, ue.reshape(batch, M * K, 2), N_t, fc_ghz, rng.gen)
+        h = h.reshape(batch, M, M, K, N_t)
     W = cell_beams(_own_cell(h), beamformer)
     eff = equivalent_channels(h, W)  # [tx cell n, beam j, rx cell m, ue k]
     snr = dbm_to_watt(p_max_dbm) / dbm_to_watt(noise_dbm)
@@ -328,7 +337,8 @@ def sample_ic_beamforming_node(batch: int, *, generator: torch.Generator | None 
                                field: float | tuple[float, float] = 2000.0,
                                pair_distance: tuple[float, float] = (50.0, 250.0), p_max_dbm: float = 33.0,
                                noise_dbm: float = -99.0, ref_power_dbm: float = 33.0,
-                               ref_noise_dbm: float = -99.0) -> dict[str, Tensor]:
+                               ref_noise_dbm: float = -99.0, channel: str = "simple",
+                               fc_ghz: float = 3.5) -> dict[str, Tensor]:
     """Interference-channel beamforming channels (ENGNN §II-B Example 1, §IV-A).
 
     ``K`` BSs uniform in a ``field x field`` m^2 square; UE ``k`` at a distance uniform in
@@ -344,13 +354,19 @@ def sample_ic_beamforming_node(batch: int, *, generator: torch.Generator | None 
 
     Returns ``H`` complex ``(batch, K, K, N)`` with ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE
     ``k``), ``p_max`` ``(batch, K)``, ``sigma`` ``(batch, K)``.
+
+    ``channel="umi"`` or ``"uma"``: the same layout, ``h`` drawn from 3GPP TR 38.901 at ``fc_ghz``
+    (:mod:`designer.wireless.tr38901`, the ``sionna`` extra), normalised alike.
     """
     rng = _Rng(generator, seed)
     bs = _in_square(rng, (batch, K), field)
     ue = _around(rng, bs, *pair_distance)
-    d = _distances(bs, ue)
-    amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(d) / 10.0)) * _engnn_scale(ref_power_dbm, ref_noise_dbm)
-    H = amp.unsqueeze(-1) * rng.cn((batch, K, K, N))
+    scale = _engnn_scale(ref_power_dbm, ref_noise_dbm)
+    if channel == "simple":
+        amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(_distances(bs, ue)) / 10.0)) * scale
+        H = amp.unsqueeze(-1) * rng.cn((batch, K, K, N))
+    else:
+        H = tr38901.channels(channel, bs, ue, N, fc_ghz, rng.gen) * scale
     p_max, sigma = _budget_and_noise(batch, (K,), (K,), p_max_dbm, noise_dbm, ref_power_dbm, ref_noise_dbm, rng.device)
     return _finish({"p_max": p_max, "sigma": sigma, "H": H}, device, dtype)
 

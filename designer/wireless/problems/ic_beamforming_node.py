@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Literal, Union
+
+from pydantic import Field
 
 from ..objectives import augment_ic_beamforming, ic_pair_beams, imitation_ic_beamforming, sum_rate_ic_beamforming_node
 from ..problem import Scenario, WirelessProblem, iterative_baselines
@@ -17,7 +19,8 @@ ENGNN_PRESET = {"layers": 1, "hidden": 8}
 class ICScenario(Scenario):
     """``K`` BS–UE pairs: BSs uniform in a ``field`` m square (a range draws each sample's side),
     UEs at ``pair_distance`` m from their BS; powers and noise in units of the reference levels
-    (:func:`~designer.wireless.scenarios.sample_ic_beamforming_node`)."""
+    (:func:`~designer.wireless.scenarios.sample_ic_beamforming_node`); ``channel=umi`` or
+    ``uma``: 3GPP TR 38.901 channels from Sionna at ``fc_ghz`` instead of the ENGNN path loss."""
 
     field: Union[float, tuple[float, float]] = 2000.0
     pair_distance: tuple[float, float] = (50.0, 250.0)
@@ -25,6 +28,8 @@ class ICScenario(Scenario):
     noise_dbm: float = -99.0
     ref_power_dbm: float = 33.0
     ref_noise_dbm: float = -99.0
+    channel: Literal["simple", "umi", "uma"] = "simple"
+    fc_ghz: float = Field(3.5, gt=0)
 
 
 problem = WirelessProblem(

@@ -16,7 +16,8 @@ from ..scenarios import sample_mcmu_power_allocation
 class MCMUScenario(Scenario):
     """Cells of radius ``radius`` m on a grid, UEs in the annulus ``min_distance``..``radius``,
     UMi path loss at ``fc_ghz`` with log-normal shadowing, ``N_t`` antennas and ZF or MRT
-    beams per BS (:func:`~designer.wireless.scenarios.sample_mcmu_power_allocation`)."""
+    beams per BS (:func:`~designer.wireless.scenarios.sample_mcmu_power_allocation`);
+    ``channel=umi`` or ``uma``: 3GPP TR 38.901 channels from Sionna instead."""
 
     N_t: int = Field(8, ge=1)
     radius: float = Field(60.0, gt=0)
@@ -26,6 +27,7 @@ class MCMUScenario(Scenario):
     p_max_dbm: float = 30.0
     noise_dbm: float = -95.0
     beamformer: Literal["zf", "mrt"] = "zf"
+    channel: Literal["simple", "umi", "uma"] = "simple"
 
 
 problem = WirelessProblem(
