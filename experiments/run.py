@@ -19,7 +19,8 @@ keywords of :func:`designer.evaluation.evaluate`, over one or more seeds::
     plot: {x: K, y: ratio}          # optional: y of every row against x (a size, or a training field)
 
 A run trains into ``<runs>/<experiment>/<name>_s<seed>``; a finished run is resumed, not
-trained again. The test set is drawn once per run by ``evaluate`` (its ``seed`` differs from
+trained again. ``evaluate: {checkpoint: best}`` scores the state with the best validation
+objective (early stopping on the validation set) instead of the last one. The test set is drawn once per run by ``evaluate`` (its ``seed`` differs from
 the training and validation seeds), after training; settings are chosen on the validation
 objective the training history records, which the results keep beside the test rows.
 """
@@ -46,7 +47,7 @@ from designer.atomic import write_files  # noqa: E402
 from designer.evaluation import device_name, evaluate  # noqa: E402
 from designer.problem import resolve  # noqa: E402
 from designer.spec import load_spec  # noqa: E402
-from designer.training import CHECKPOINT, TrainConfig, load_checkpoint, train  # noqa: E402
+from designer.training import BEST, CHECKPOINT, TrainConfig, load_checkpoint, train  # noqa: E402
 
 
 class Part(BaseModel):
@@ -103,7 +104,9 @@ def run_one(label: str, series: str, config: TrainConfig, keywords: dict) -> dic
     """Train (or resume) one run and evaluate it once: its configuration, validation history and test rows."""
     history = train(config, resume=True, progress=False) if not finished(config) else \
         load_checkpoint(str(Path(config.out) / CHECKPOINT))["history"]
-    result = evaluate(config.out, **keywords)
+    keywords = dict(keywords)
+    scored = BEST if keywords.pop("checkpoint", "last") == "best" else CHECKPOINT
+    result = evaluate(str(Path(config.out) / scored), **keywords)
     best = max((h["val_objective"] for h in history if h.get("val_objective") is not None), default=None)
     validated = [h for h in history if h.get("val_objective") is not None]  # the per-epoch log is metrics.json
     return {"run": label, "series": series, "config": config.model_dump(), "evaluate": keywords, "best_val_objective": best,

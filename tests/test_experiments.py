@@ -49,3 +49,17 @@ def test_an_experiment_trains_evaluates_records_and_plots(tmp_path):
     assert runner.main(argv) == 0  # recorded runs are kept, finished ones not trained again
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((tmp_path / "results" / "tiny.json").read_text())["runs"] == record["runs"]
+
+
+def test_checkpoint_best_scores_the_state_with_the_best_validation_objective(tmp_path, monkeypatch):
+    runner = _runner()
+    scored = []
+    monkeypatch.setattr(runner, "evaluate", lambda path, **keywords: scored.append((path, keywords)) or {"rows": []})
+    monkeypatch.setattr(runner, "finished", lambda config: False)
+    monkeypatch.setattr(runner, "train", lambda config, **kwargs: [])
+    config = runner.TrainConfig(spec=str(ROOT / "specs" / "mcmu_power_allocation.yaml"), problem="mcmu_power_allocation",
+                                out=str(tmp_path / "r"))
+    runner.run_one("r_s0", "r", config, {"samples": 4, "checkpoint": "best"})
+    runner.run_one("r_s0", "r", config, {"samples": 4})
+    assert scored == [(str(tmp_path / "r" / "best.pt"), {"samples": 4}),
+                      (str(tmp_path / "r" / "checkpoint.pt"), {"samples": 4})]
