@@ -155,7 +155,7 @@ class DeviceInstance(Instance):
     @torch.no_grad()
     def _kept(self, et: EdgeType, rule: Sparsity, x: Tensor) -> KeptEdges:
         """The pairs of ``et`` that ``rule`` keeps in each sample of the feature ``x``."""
-        magnitude = kept_magnitude(self.plan, rule, et, x)  # (batch, n_per, n_other), squared
+        magnitude = kept_magnitude(self.plan, rule, x)  # (batch, n_per, n_other), squared
         candidates = self.candidates[et.name] if rule.per == et.sets[0] else self.candidates[et.name].t()
         above = None if rule.above is None else rule.above ** 2
         other, keep = kept_pairs(magnitude, candidates, rule.keep, above)  # (batch, n_per, slots)
@@ -207,7 +207,7 @@ def _columns(*index: Tensor) -> tuple[Tensor, ...]:
     return tuple(i[:, None] if i.dim() == 1 else i for i in index)
 
 
-def kept_magnitude(plan: Plan, rule: Sparsity, et: EdgeType, x: Tensor) -> Tensor:
+def kept_magnitude(plan: Plan, rule: Sparsity, x: Tensor) -> Tensor:
     """The squared magnitude of feature ``x`` (model layout) on every pair, ``(batch, n_per,
     n_other)`` with the rule's ``per`` set first: ``|x|²``, summed over its channels if any (the
     squared Euclidean norm: the order of the norms, without a square root or a complex norm)."""

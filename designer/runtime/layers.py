@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from .device_instance import DeviceInstance, ListView, View, take_rows
 from .options import Widths
 from .plan import Architecture, EdgeType, Plan
-from .pooling import Partial, Pool, pool_of
+from .pooling import ListPool, Partial, Pool, RowPool, pool_of
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "identity": nn.Identity}
 INPLACE = (nn.ReLU, nn.SiLU)
@@ -359,7 +359,7 @@ class UpdateLayer(nn.Module):
         edge, h_shared vertex) over the neighbours through each endpoint of the target type,
         itself excluded. A module shared by several keys computes its messages once."""
         out = {t: {} for t in self.arch.edge_targets if t in targets}
-        pools: dict[tuple[str, str, str], object] = {}
+        pools: dict[tuple[str, str, str], RowPool | ListPool] = {}
         for key in self.arch.edge_processors:
             target, through, neighbour = key
             if target not in targets:

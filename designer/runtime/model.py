@@ -597,7 +597,7 @@ class FNN(CompiledModel):
 
     @property
     def sparsity(self) -> tuple:
-        """None: the baseline reads the dense features and no edges."""
+        """No rules: the baseline reads the dense features and no edges."""
         return ()
 
     def _set_shape(self, t: TensorSig) -> tuple[int, ...]:
