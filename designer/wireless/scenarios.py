@@ -178,6 +178,18 @@ def _distances(tx: Tensor, rx: Tensor, floor: float = 1.0) -> Tensor:
     return torch.cdist(tx, rx).clamp(min=floor)
 
 
+def _link_channels(rng: _Rng, bs: Tensor, ue: Tensor, antennas: int, loss_db, channel: str = "simple",
+                   fc_ghz: float = 3.5) -> Tensor:
+    """``(batch, n_bs, n_ue, antennas)`` complex128 amplitude gains from every BS antenna (``bs``
+    ``(batch, n_bs, 2)``) to every single-antenna UE (``ue`` ``(batch, n_ue, 2)``): the simple
+    model ``10^(-loss_db(d)/20) CN(0, I)`` (``loss_db`` of the distances, drawn first), or with
+    ``channel="umi"``/``"uma"`` 3GPP TR 38.901 at ``fc_ghz`` (:mod:`designer.wireless.tr38901`)."""
+    if channel == "simple":
+        amp = torch.sqrt(10.0 ** (-loss_db(_distances(bs, ue)) / 10.0))
+        return amp.unsqueeze(-1) * rng.cn((*amp.shape, antennas))
+    return tr38901.channels(channel, bs, ue, antennas, fc_ghz, rng.gen)
+
+
 # --------------------------------------------------------------------------- beams
 def cell_beams(h_intra: Tensor, kind: str = "zf") -> Tensor:
     """Unit-norm beams of each BS for its own UEs.
@@ -240,13 +252,11 @@ def sample_mcmu_power_allocation(batch: int, *, generator: torch.Generator | Non
     rng = _Rng(generator, seed)
     bs = _grid_positions(M, 2.0 * radius).to(rng.device).expand(batch, M, 2)
     ue = _in_annulus(rng, bs.unsqueeze(2).expand(batch, M, K, 2), min_distance, radius)
-    if channel == "simple":
-        d = _distances(bs, ue.reshape(batch, M * K, 2)).reshape(batch, M, M, K)  # [bs n, cell m, ue k]
-        loss_db = pathloss_umi_db(d, fc_ghz) + shadowing_db * rng.normal(d.shape)
-        h = torch.sqrt(10.0 ** (-loss_db / 10.0)).unsqueeze(-1) * rng.cn((batch, M, M, K, N_t))
-    else:
-        h = tr38901.channels(channel, bs, ue.reshape(batch, M * K, 2), N_t, fc_ghz, rng.gen)
-        h = h.reshape(batch, M, M, K, N_t)
+    def loss_db(d: Tensor) -> Tensor:
+        return pathloss_umi_db(d, fc_ghz) + shadowing_db * rng.normal(d.shape)
+
+    h = _link_channels(rng, bs, ue.reshape(batch, M * K, 2), N_t, loss_db, channel, fc_ghz)
+    h = h.reshape(batch, M, M, K, N_t)  # [bs n, cell m, ue k]
     W = cell_beams(_own_cell(h), beamformer)
     eff = equivalent_channels(h, W)  # [tx cell n, beam j, rx cell m, ue k]
     snr = dbm_to_watt(p_max_dbm) / dbm_to_watt(noise_dbm)
@@ -361,12 +371,7 @@ def sample_ic_beamforming_node(batch: int, *, generator: torch.Generator | None 
     rng = _Rng(generator, seed)
     bs = _in_square(rng, (batch, K), field)
     ue = _around(rng, bs, *pair_distance)
-    scale = _engnn_scale(ref_power_dbm, ref_noise_dbm)
-    if channel == "simple":
-        amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(_distances(bs, ue)) / 10.0)) * scale
-        H = amp.unsqueeze(-1) * rng.cn((batch, K, K, N))
-    else:
-        H = tr38901.channels(channel, bs, ue, N, fc_ghz, rng.gen) * scale
+    H = _link_channels(rng, bs, ue, N, pathloss_engnn_db, channel, fc_ghz) * _engnn_scale(ref_power_dbm, ref_noise_dbm)
     p_max, sigma = _budget_and_noise(batch, (K,), (K,), p_max_dbm, noise_dbm, ref_power_dbm, ref_noise_dbm, rng.device)
     return _finish({"p_max": p_max, "sigma": sigma, "H": H}, device, dtype)
 
@@ -385,7 +390,8 @@ def sample_ibc_power_allocation(batch: int, *, generator: torch.Generator | None
                                 N: int = 16, field: float = 2000.0, min_bs_distance: float = 500.0,
                                 ue_distance: tuple[float, float] = (50.0, 250.0), p_max_dbm: float = 33.0,
                                 noise_dbm: float = -99.0, ref_noise_dbm: float = -99.0,
-                                beamformer: str = "zf") -> dict[str, Tensor]:
+                                beamformer: str = "zf", channel: str = "simple", fc_ghz: float = 3.5
+                                ) -> dict[str, Tensor]:
     """IBC power-allocation channels (ENGNN §II-B Example 2, §IV-B).
 
     ``B`` BSs uniform in a ``field``-m square, pairwise at least ``min_bs_distance`` apart; ``Q``
@@ -402,14 +408,13 @@ def sample_ibc_power_allocation(batch: int, *, generator: torch.Generator | None
     Returns ``G`` real ``(batch, B, Q, B, Q)`` with ``G[b, c, q, d, r] = |h_{c, r_d}^H w_{q_c}|``
     sqrt(P_max)/sigma_ref (amplitude, ENGNN eq. 10; Tx node ``(c, q)`` -> UE ``r`` of cell ``d``),
     ``p_max`` ``(batch, B, Q)`` (1: each BS's budget in units of itself, repeated over its ``Q`` Tx nodes), ``sigma``
-    ``(batch, B, Q)``.
+    ``(batch, B, Q)``. ``channel="umi"``/``"uma"``: 3GPP TR 38.901 channels at ``fc_ghz``.
     """
     rng = _Rng(generator, seed)
     bs = _positions_min_distance(rng, batch, B, field, min_bs_distance)
     ue = _around(rng, bs.unsqueeze(2).expand(batch, B, Q, 2), *ue_distance)
-    d = _distances(bs, ue.reshape(batch, B * Q, 2)).reshape(batch, B, B, Q)
-    amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(d) / 10.0))
-    h = amp.unsqueeze(-1) * rng.cn((batch, B, B, Q, N))
+    h = _link_channels(rng, bs, ue.reshape(batch, B * Q, 2), N, pathloss_engnn_db, channel, fc_ghz)
+    h = h.reshape(batch, B, B, Q, N)
     eff = equivalent_channels(h, cell_beams(_own_cell(h), beamformer))
     G = eff.abs() * _engnn_scale(p_max_dbm, ref_noise_dbm)
     p_max, sigma = _budget_and_noise(batch, (B, Q), (B, Q), p_max_dbm, noise_dbm, p_max_dbm, ref_noise_dbm,
@@ -423,7 +428,8 @@ def sample_cooperative_beamforming(batch: int, *, generator: torch.Generator | N
                                    N: int = 2, field: float = 2000.0, min_bs_distance: float = 500.0,
                                    ue_distance: tuple[float, float] | None = None, p_max_dbm: float = 33.0,
                                    noise_dbm: float = -99.0, ref_power_dbm: float = 33.0,
-                                   ref_noise_dbm: float = -99.0) -> dict[str, Tensor]:
+                                   ref_noise_dbm: float = -99.0, channel: str = "simple",
+                                   fc_ghz: float = 3.5) -> dict[str, Tensor]:
     """Cooperative beamforming channels (ENGNN §II-B Example 3, §IV-C).
 
     ``M`` BSs uniform in a ``field``-m square, pairwise at least ``min_bs_distance`` apart.  UEs
@@ -433,7 +439,8 @@ def sample_cooperative_beamforming(batch: int, *, generator: torch.Generator | N
     :func:`sample_ic_beamforming_node`.
 
     Returns ``H`` complex ``(batch, M, K, N)`` with ``H[b, m, k, :] = h_{m,k}`` (BS ``m`` -> UE
-    ``k``), ``p_max`` ``(batch, M)``, ``sigma`` ``(batch, K)``.
+    ``k``), ``p_max`` ``(batch, M)``, ``sigma`` ``(batch, K)``. ``channel="umi"``/``"uma"``:
+    3GPP TR 38.901 channels at ``fc_ghz``.
     """
     rng = _Rng(generator, seed)
     bs = _positions_min_distance(rng, batch, M, field, min_bs_distance)
@@ -442,9 +449,7 @@ def sample_cooperative_beamforming(batch: int, *, generator: torch.Generator | N
     else:
         host = torch.floor(rng.uniform((batch, K), 0.0, M)).long().clamp(max=M - 1)
         ue = _around(rng, torch.gather(bs, 1, host.unsqueeze(-1).expand(batch, K, 2)), *ue_distance)
-    d = _distances(bs, ue)
-    amp = torch.sqrt(10.0 ** (-pathloss_engnn_db(d) / 10.0)) * _engnn_scale(ref_power_dbm, ref_noise_dbm)
-    H = amp.unsqueeze(-1) * rng.cn((batch, M, K, N))
+    H = _link_channels(rng, bs, ue, N, pathloss_engnn_db, channel, fc_ghz) * _engnn_scale(ref_power_dbm, ref_noise_dbm)
     p_max, sigma = _budget_and_noise(batch, (M,), (K,), p_max_dbm, noise_dbm, ref_power_dbm, ref_noise_dbm, rng.device)
     return _finish({"p_max": p_max, "sigma": sigma, "H": H}, device, dtype)
 

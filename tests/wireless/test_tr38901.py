@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from designer.wireless import PROBLEMS
-from designer.wireless.scenarios import sample_ic_beamforming_node, sample_mcmu_power_allocation
+from designer.wireless.scenarios import (sample_cooperative_beamforming, sample_ibc_power_allocation,
+                                        sample_ic_beamforming_node, sample_mcmu_power_allocation)
 
 needs_sionna = pytest.mark.sionna
 
@@ -21,15 +22,18 @@ def sionna():
 @needs_sionna
 @pytest.mark.parametrize("channel", ["umi", "uma"])
 @pytest.mark.parametrize("sampler, sizes", [(sample_ic_beamforming_node, {"K": 4, "N": 2}),
-                                            (sample_mcmu_power_allocation, {"M": 2, "K": 3, "N_t": 4})])
+                                            (sample_mcmu_power_allocation, {"M": 2, "K": 3, "N_t": 4}),
+                                            (sample_ibc_power_allocation, {"B": 2, "Q": 2, "N": 4}),
+                                            (sample_cooperative_beamforming, {"M": 3, "K": 2, "N": 2})])
 def test_3gpp_features_have_the_simple_models_layout_and_follow_the_seed(sionna, sampler, sizes, channel):
     simple = sampler(2, seed=0, **sizes)
     drawn = sampler(2, seed=0, channel=channel, **sizes)
     assert {k: (v.shape, v.dtype) for k, v in drawn.items()} == {k: (v.shape, v.dtype) for k, v in simple.items()}
     assert all(torch.isfinite(v).all() for v in drawn.values())
-    assert not torch.equal(drawn["H"], simple["H"])
-    assert torch.equal(sampler(2, seed=0, channel=channel, **sizes)["H"], drawn["H"])
-    assert not torch.equal(sampler(2, seed=1, channel=channel, **sizes)["H"], drawn["H"])
+    gains = "G" if "G" in drawn else "H"
+    assert not torch.equal(drawn[gains], simple[gains])
+    assert torch.equal(sampler(2, seed=0, channel=channel, **sizes)[gains], drawn[gains])
+    assert not torch.equal(sampler(2, seed=1, channel=channel, **sizes)[gains], drawn[gains])
 
 
 @needs_sionna

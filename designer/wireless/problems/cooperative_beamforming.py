@@ -3,7 +3,7 @@ WMMSE and gradient projection."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
@@ -15,7 +15,8 @@ from ..scenarios import sample_cooperative_beamforming
 
 class CooperativeScenario(Scenario):
     """BSs at least ``min_bs_distance`` m apart in a ``field`` m square, UEs uniform in it or at
-    ``ue_distance`` m from a BS (:func:`~designer.wireless.scenarios.sample_cooperative_beamforming`)."""
+    ``ue_distance`` m from a BS (:func:`~designer.wireless.scenarios.sample_cooperative_beamforming`);
+    ``channel=umi`` or ``uma``: 3GPP TR 38.901 channels from Sionna at ``fc_ghz``."""
 
     field: float = Field(2000.0, gt=0)
     min_bs_distance: float = Field(500.0, ge=0)
@@ -24,6 +25,8 @@ class CooperativeScenario(Scenario):
     noise_dbm: float = -99.0
     ref_power_dbm: float = 33.0
     ref_noise_dbm: float = -99.0
+    channel: Literal["simple", "umi", "uma"] = "simple"
+    fc_ghz: float = Field(3.5, gt=0)
 
 
 problem = WirelessProblem(

@@ -15,7 +15,8 @@ from ..scenarios import sample_ibc_power_allocation
 
 class IBCScenario(Scenario):
     """``B`` BSs with ``N`` antennas at least ``min_bs_distance`` m apart in a ``field`` m square,
-    ``Q`` UEs each at ``ue_distance`` m (:func:`~designer.wireless.scenarios.sample_ibc_power_allocation`)."""
+    ``Q`` UEs each at ``ue_distance`` m (:func:`~designer.wireless.scenarios.sample_ibc_power_allocation`); ``channel=umi`` or ``uma``:
+    3GPP TR 38.901 channels from Sionna at ``fc_ghz``."""
 
     N: int = Field(16, ge=1)
     field: float = Field(2000.0, gt=0)
@@ -25,6 +26,8 @@ class IBCScenario(Scenario):
     noise_dbm: float = -99.0
     ref_noise_dbm: float = -99.0
     beamformer: Literal["zf", "mrt"] = "zf"
+    channel: Literal["simple", "umi", "uma"] = "simple"
+    fc_ghz: float = Field(3.5, gt=0)
 
 
 problem = WirelessProblem(
