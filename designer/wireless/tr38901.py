@@ -17,6 +17,8 @@ Sionna draws from its own generator: the sampler's generator gives it a seed
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -24,6 +26,7 @@ MODELS = ("umi", "uma")
 INSTALL = 'python -m pip install -e ".[sionna]"  (Sionna\'s PyTorch package, sionna-no-rt)'
 BS_HEIGHT = {"umi": 10.0, "uma": 25.0}
 UE_HEIGHT = 1.5
+CHUNK = 32  # samples per call of Sionna's model
 
 
 def _sionna():
@@ -40,11 +43,21 @@ def channels(model: str, bs_xy: Tensor, ue_xy: Tensor, antennas: int, carrier_gh
              generator: torch.Generator | None) -> Tensor:
     """TR 38.901 ``model`` channels from ``bs_xy`` ``(batch, n_bs, 2)`` to ``ue_xy`` ``(batch,
     n_ue, 2)`` (metres): ``(batch, n_bs, n_ue, antennas)`` complex128, the amplitude gains
-    (path loss included) of each BS antenna to each UE at ``carrier_ghz``."""
+    (path loss included) of each BS antenna to each UE at ``carrier_ghz``. Drawn
+    :data:`CHUNK` samples at a time (Sionna's rays of a whole training set would not fit in
+    memory), each chunk seeded from ``generator``."""
     if model not in MODELS:
         raise ValueError(f"channel={model!r}: choose simple, {', '.join(MODELS)}")
     phy, tr38901 = _sionna()
-    phy.config.seed = int(torch.randint(2**31 - 1, (), generator=generator))
+    seeds = torch.randint(2**31 - 1, (math.ceil(len(bs_xy) / CHUNK),), generator=generator, device=bs_xy.device)
+    return torch.cat([_chunk(phy, tr38901, model, bs, ue, antennas, carrier_ghz, int(seed))
+                      for bs, ue, seed in zip(bs_xy.split(CHUNK), ue_xy.split(CHUNK), seeds)])
+
+
+def _chunk(phy, tr38901, model: str, bs_xy: Tensor, ue_xy: Tensor, antennas: int, carrier_ghz: float,
+           seed: int) -> Tensor:
+    """:func:`channels` of one chunk of samples, Sionna seeded with ``seed``."""
+    phy.config.seed = seed
     fc = carrier_ghz * 1e9
     bs_array = tr38901.PanelArray(num_rows_per_panel=1, num_cols_per_panel=antennas, polarization="single",
                                   polarization_type="V", antenna_pattern="omni", carrier_frequency=fc)
