@@ -5,8 +5,8 @@ and dense where it fits.
 The model is the ``VertexEdgeGNN`` of ``specs/d2d_link_scheduling_sparse.yaml`` (every receiver
 keeps its ``k`` strongest interfering transmitters; ``--keep`` overrides the spec's 16), and the
 same model with ``sparse=False`` (every pair an edge). Channels: the D2D sampler of the package
-with the field grown with the links, ``field = 500 m · sqrt(K / 50)`` (50 pairs per 500 m ×
-500 m, the default layout). Each call holds ``max(1, --links // K)`` samples, so small networks
+at constant density, ``density=200`` pairs per km² (the default layout, 50 pairs in 500 m ×
+500 m, with the square grown with the links). Each call holds ``max(1, --links // K)`` samples, so small networks
 are timed on a batch and large ones one at a time; the tables give the cost per link (per
 sample), so the columns are comparable.
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import platform
 import subprocess
@@ -39,9 +38,7 @@ SPEC = ROOT / "specs" / "d2d_link_scheduling_sparse.yaml"
 EDGE_STATE_COPIES = 40  # edge-state-sized tensors one dense step keeps alive (estimate for --dense-memory)
 
 
-def field_for(links: int) -> float:
-    """The side of the square that holds ``links`` pairs at the default density (50 in 500 m)."""
-    return 500.0 * math.sqrt(links / 50)
+DENSITY = 200.0  # pairs per km²: the D2D scenario's default layout
 
 
 def measure(links: int, dense: bool, keep: int | None, batch: int, hidden: int, device: str, seconds: float) -> dict:
@@ -62,7 +59,7 @@ def measure(links: int, dense: bool, keep: int | None, batch: int, hidden: int, 
         model = model_for(plan, "vertex_edge", sizes={"K": links}, hidden=hidden, input_transform="log",
                           pooling="max+mean")
     model = model.to(device)
-    features = sample_d2d_link_scheduling(batch, seed=0, K=links, field=field_for(links), device=device)
+    features = sample_d2d_link_scheduling(batch, seed=0, K=links, density=DENSITY, device=device)
 
     def step():
         model.zero_grad(set_to_none=True)

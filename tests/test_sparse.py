@@ -138,6 +138,21 @@ def test_pairs_left_out_do_not_reach_the_outputs_and_kept_ones_do():
     assert not torch.allclose(model(H=stronger)["rho"], model(H=H)["rho"], atol=1e-6)
 
 
+def test_the_pyg_graph_of_a_sparse_spec_holds_the_kept_pairs_of_its_sample():
+    from designer.runtime.pyg import hetero_graph
+
+    plan = with_keep(plan_from_compilation(compile_spec(parse_spec(D2D.read_text()))), 2)
+    features = random_features(plan, {"K": 6}, batch=2)
+    kept = kept_mask(DeviceInstance(plan, {"K": 6}, sparsity=plan.sparsity), features)[1]
+    _, edges = hetero_graph(plan, features, sample=1)
+    store = edges[("Tx", "Tx_Rx_diff_pair", "Rx")]
+    first, second = store["edge_index"]
+    assert sorted(zip(first.tolist(), second.tolist())) == sorted(map(tuple, kept.nonzero().tolist()))
+    assert torch.equal(store["edge_attr"][:, 0], features["H"][1][first, second])
+    _, dense = hetero_graph(plan, features, sample=1, sparse=False)
+    assert dense[("Tx", "Tx_Rx_diff_pair", "Rx")]["edge_index"].shape[1] == 30
+
+
 def test_sparse_models_train():
     model = designer.build(IC, "vertex_edge", sizes={"K": 12}, hidden=8)
     features = random_features(model.plan, {"K": 12, "N": 2}, batch=2, dtype=torch.float32)

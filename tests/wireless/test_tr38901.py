@@ -6,6 +6,7 @@ import builtins
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from designer.wireless import PROBLEMS
 from designer.wireless.scenarios import (sample_cooperative_beamforming, sample_ibc_power_allocation,
@@ -70,5 +71,5 @@ def test_without_sionna_the_3gpp_channels_name_the_install_command(monkeypatch):
 
 
 def test_an_unknown_channel_model_is_refused():
-    with pytest.raises(Exception, match="channel"):
+    with pytest.raises(ValidationError, match="channel"):
         PROBLEMS["ic_beamforming_node"].Scenario(channel="rma")
