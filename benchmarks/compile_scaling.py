@@ -1,4 +1,4 @@
-"""Compile-and-certify scaling (issue: compiler core). Not a test: prints a Markdown table.
+"""Compile-and-certify scaling. Not a test: prints a Markdown table.
 
     python benchmarks/compile_scaling.py [--quick]
 

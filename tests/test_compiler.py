@@ -21,6 +21,7 @@ GOLDEN = {
     "d2d_link_scheduling": (2, 2, 4, 6, lambda s: f(s["K"])),
     "comp_jt": (2, 2, 3, 4, lambda s: f(s["B"]) * f(s["N"]) ** s["B"]),
     "mu_miso_precoding": (2, 1, 2, 2, lambda s: f(s["K"]) * f(s["N"])),
+    "mu_miso_precoding_structured": (2, 1, 2, 2, lambda s: f(s["K"]) * f(s["N"])),
     "ic_beamforming_edge": (2, 2, 4, 6, lambda s: f(s["K"])),
     "ic_beamforming_node": (2, 2, 4, 6, lambda s: f(s["K"])),
     "ic_beamforming_structured": (2, 2, 4, 6, lambda s: f(s["K"])),

@@ -32,6 +32,20 @@ def test_emission_is_deterministic_and_imports_only_the_runtime(spec):
     assert classes == [class_name(spec, a) for a in ("vertex", "edge", "vertex_edge", "fnn")]
 
 
+
+def test_a_spec_name_of_the_longest_allowed_length_keeps_every_line_within_88():
+    from designer.compiler import compile_spec
+    from designer.limits import Limits
+    from designer.spec import parse_spec
+
+    name = "p" * Limits().name_length
+    text = spec_path("mu_miso_precoding_structured").read_text().replace(
+        "name: mu_miso_precoding_structured", f"name: {name}")
+    module = emit_module(compile_spec(parse_spec(text)))
+    assert max(len(line) for line in module.splitlines()) <= 88
+    assert f"class {class_name(name, 'vertex_edge')}(\n    runtime.HetGNN\n):" in module  # Black's form
+    ast.parse(module)
+
 def test_class_names():
     assert class_name("mcmu_power_allocation", "vertex") == "McmuPowerAllocationVertexGNN"
     assert class_name("d2d_link_scheduling", "vertex_edge") == "D2dLinkSchedulingVertexEdgeGNN"

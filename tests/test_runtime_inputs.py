@@ -55,7 +55,7 @@ def features(budgets=BUDGETS, M: int = 2, K: int = 2) -> dict[str, torch.Tensor]
     return {"G": G, "p_max": p_max}
 
 
-# ------------------------------------------------------------------------------ the issue
+# ------------------------------------------------------------------------------ budgets reached
 
 
 @pytest.mark.parametrize("arch", ARCHS)

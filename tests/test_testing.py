@@ -15,6 +15,11 @@ from designer.testing import (apply, assert_equivariant, outside_transforms, ran
 from helpers_models import ARCHS, SPECS, other_sizes, spec_path, tiny
 
 
+# G is every permutation of the vertices that keeps the sets apart, and the only candidates outside
+# it, exchanging UE and AN, map no action onto another (the actions live on UE alone): nothing to test
+NOTHING_OUTSIDE = {"mu_miso_precoding_structured"}
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("spec", SPECS)
 def test_every_spec_architecture_and_sharing_is_equivariant_at_two_sizes(spec, arch):
@@ -23,7 +28,9 @@ def test_every_spec_architecture_and_sharing_is_equivariant_at_two_sizes(spec, a
         for sizes in (None, other_sizes(model)):
             report = assert_equivariant(model, sizes=sizes, trials=2, outside=sharing == "full")
             assert report.max_error < 1e-12
-        if sharing == "full":
+        if sharing == "full" and spec in NOTHING_OUTSIDE:
+            assert not report.outside and "no two sets that can be exchanged" in report.skipped
+        elif sharing == "full":
             assert report.outside and min(e for _, e in report.outside) > 1e-6
 
 

@@ -41,6 +41,9 @@ __all__ = [
     "sum_rate_d2d_link_scheduling",
     "sum_rate_comp_jt",
     "sum_rate_mu_miso_precoding",
+    "sum_rate_mu_miso_precoding_structured",
+    "structured_mu_miso_beams",
+    "decode_mu_miso_precoding_structured",
     "ic_amplitudes",
     "cooperative_amplitudes",
     "mu_miso_amplitudes",
@@ -49,11 +52,13 @@ __all__ = [
     "hybrid_amplitudes",
     "beam_misalignment",
     "imitation_hybrid_precoding",
+    "imitation_mu_miso_precoding",
+    "imitation_mu_miso_precoding_structured",
     "beam_distance",
     "imitation_ic_beamforming",
     "imitation_ic_beamforming_structured",
     "augment_cooperative_beamforming",
-    "augment_hybrid_precoding",
+    "augment_ue_phases",
     "augment_ic_beamforming",
     "rotate_phases",
 ]
@@ -271,6 +276,35 @@ def sum_rate_ic_beamforming_structured(features: Mapping[str, Tensor], actions: 
     return sum_rate_ic_beamforming_node(features, decode_ic_beamforming_structured(features, actions))
 
 
+def structured_mu_miso_beams(H: Tensor, weight: Tensor, amplitude: Tensor) -> Tensor:
+    """MU-MISO precoders in the form of the optimal downlink beamformers (the uplink-downlink
+    duality form, which WMMSE's beamformer update also takes): ``v_k = a_k d_k / ||d_k||`` with
+    ``d_k = (I + sum_j lambda_j h_j h_j^H)^{-1} h_k``, ``h_k = conj(H[k])``, ``lambda_j =
+    exp(weight_j)`` and power ``p_k = a_k^2``.
+
+    ``H`` complex ``(batch, K, N)`` (``y = H x``), ``weight`` and ``amplitude`` ``(batch, K)``.
+    Returns ``V`` ``(batch, K, N)`` with ``||v_k||^2 = a_k^2``. It is
+    :func:`structured_ic_beams` with every BS the same array and unit multiplier: BS ``k``
+    sends UE ``k``'s beam over the channels ``h_j`` of all UEs (one ``N x N`` solve per beam,
+    in double precision, overflow-free)."""
+    h = H.conj().unsqueeze(1).expand(-1, H.shape[1], -1, -1)  # (batch, K, K, N): h[b, k, j] = h_j for every k
+    return structured_ic_beams(h, weight, torch.zeros_like(amplitude), amplitude.square())
+
+
+def decode_mu_miso_precoding_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]
+                                        ) -> dict[str, Tensor]:
+    """The precoders ``{"V": (batch, K, N)}`` that :func:`structured_mu_miso_beams` builds from
+    ``actions["weight"]`` and ``actions["amplitude"]`` ``(batch, K)``: the plain problem's action."""
+    return {"V": structured_mu_miso_beams(_need(features, "H", "features"), _need(actions, "weight", "actions"),
+                                          _need(actions, "amplitude", "actions"))}
+
+
+def sum_rate_mu_miso_precoding_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
+    """MU-MISO sum rate (bits/s/Hz) of the precoders :func:`decode_mu_miso_precoding_structured`
+    builds; features as in :func:`sum_rate_mu_miso_precoding`."""
+    return sum_rate_mu_miso_precoding(features, decode_mu_miso_precoding_structured(features, actions))
+
+
 def cooperative_amplitudes(H: Tensor, V: Tensor) -> Tensor:
     """Cooperative beamforming: ``A[b, j, k] = sum_m h_{m,k}^H v_{m,j}`` (stream ``j`` at UE ``k``).
 
@@ -406,12 +440,13 @@ def rotate_phases(H: Tensor, generator: torch.Generator, shape: tuple[int, ...])
     return H * torch.polar(torch.ones_like(theta), theta).to(device=H.device, dtype=H.dtype)
 
 
-def augment_hybrid_precoding(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+def augment_ue_phases(features: Mapping[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
     """Rotate every UE's channel by its own uniform random phase, ``H_k -> e^{j theta_k} H_k``.
 
-    ``features["H"]``: complex ``(batch, K, N_t)`` (MU-MISO) or ``(batch, K, N_r, N_t)`` (MU-MIMO).
-    In eq. (3a) UE ``k``'s rate depends on ``H_k`` only through ``|V_k^H H_k W_RF w_BB,j|``, so the
-    sum rate of any ``(W_RF, W_BB, V_RF)`` is unchanged."""
+    ``features["H"]``: complex, UEs on the first axis: ``(batch, K, N)`` (MU-MISO precoding,
+    hybrid MU-MISO) or ``(batch, K, N_r, N_t)`` (hybrid MU-MIMO). UE ``k``'s rate depends on
+    ``H_k`` only through ``|H_k v_j|`` (Zhao eq. (3a): ``|V_k^H H_k W_RF w_BB,j|``), so the sum
+    rate of any precoder is unchanged."""
     H = _need(features, "H", "features")
     return {**features, "H": rotate_phases(H, generator, H.shape[:2] + (1,) * (H.dim() - 2))}
 
@@ -476,6 +511,21 @@ def imitation_ic_beamforming_structured(features: Mapping[str, Tensor], actions:
     which many give the same beams (only ``c_j / mu_k`` sets a direction)."""
     return imitation_ic_beamforming(features, decode_ic_beamforming_structured(features, actions),
                                     decode_ic_beamforming_structured(features, target))
+
+
+def imitation_mu_miso_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                                target: Mapping[str, Tensor]) -> Tensor:
+    """Imitation loss of MU-MISO precoders ``V (batch, K, N)`` (total power 1):
+    ``mean_k beam_distance(v_k, v_k^ref)`` — each UE's beam direction and power, not its phase."""
+    return beam_distance(_need(actions, "V", "actions"), _need(target, "V", "target")).mean(dim=-1)
+
+
+def imitation_mu_miso_precoding_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                                           target: Mapping[str, Tensor]) -> Tensor:
+    """:func:`imitation_mu_miso_precoding` of the precoders that the structured actions and the
+    reference's build (:func:`decode_mu_miso_precoding_structured`)."""
+    return imitation_mu_miso_precoding(features, decode_mu_miso_precoding_structured(features, actions),
+                                       decode_mu_miso_precoding_structured(features, target))
 
 
 def imitation_hybrid_precoding(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],

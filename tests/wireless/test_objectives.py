@@ -158,6 +158,25 @@ def test_structured_ic_beams_match_loops():
     assert torch.allclose(rate, obj.sum_rate_ic_beamforming_node(f, {"v": v}), rtol=1e-12)
 
 
+
+def test_structured_mu_miso_beams_match_the_closed_form_and_scale_free_weights():
+    gen = torch.Generator().manual_seed(12)
+    H = _crand(2, 3, 4, gen=gen)
+    weight = torch.randn(2, 3, generator=gen, dtype=D)
+    amplitude = torch.rand(2, 3, generator=gen, dtype=D)
+    V = obj.structured_mu_miso_beams(H, weight, amplitude)
+    h = H.conj()  # h_k = conj(H[k]), columns of the matrix inverted
+    for b in range(2):
+        A = torch.eye(4, dtype=C) + sum(math.exp(weight[b, j]) * torch.outer(h[b, j], h[b, j].conj()) for j in range(3))
+        for k in range(3):
+            d = torch.linalg.solve(A, h[b, k])
+            assert torch.allclose(V[b, k], d / d.norm() * amplitude[b, k], rtol=1e-10)
+    huge = obj.structured_mu_miso_beams(H, weight + 700.0, amplitude)  # exp(700 + ...) overflows float64 alone
+    assert torch.isfinite(huge).all()
+    rates = obj.sum_rate_mu_miso_precoding_structured({"H": H}, {"weight": weight, "amplitude": amplitude})
+    assert torch.allclose(rates, obj.sum_rate_mu_miso_precoding({"H": H}, {"V": V}), rtol=1e-12)
+
+
 def test_cooperative_matches_loops():
     g = torch.Generator().manual_seed(5)
     f = sc.sample_cooperative_beamforming(2, generator=g, dtype=D, M=3, K=2, N=2, field=1200.0, min_bs_distance=300.0)
@@ -327,6 +346,7 @@ SMALL = {
     "d2d_link_scheduling": dict(K=4),
     "comp_jt": dict(B=2, N=2),
     "mu_miso_precoding": dict(K=2, N=3),
+    "mu_miso_precoding_structured": dict(K=2, N=3),
 }
 
 
@@ -397,6 +417,23 @@ def test_mu_mimo_imitation_also_compares_the_combiners():
     assert (expected > 0.01).all()
 
 
+def test_mu_miso_imitation_counts_direction_and_power_not_phase():
+    problem = PROBLEMS["mu_miso_precoding"]
+    features = sc.sample_mu_miso_precoding(3, seed=6, dtype=D)
+    reference = problem.reference(features)
+    angles = torch.rand(3, 4, 1, generator=torch.Generator().manual_seed(2), dtype=D) * 6
+    phases = torch.polar(torch.ones_like(angles), angles)
+    assert torch.allclose(problem.imitation(features, {"V": reference["V"] * phases}, reference),
+                          torch.zeros(3, dtype=D), atol=1e-12)
+    V = reference["V"]
+    swapped = {"V": V.flip(1)}  # each UE gets another's beam
+    expected = torch.stack([obj.beam_distance(swapped["V"][:, k], V[:, k]) for k in range(4)], -1).mean(-1)
+    assert torch.allclose(problem.imitation(features, swapped, reference), expected, rtol=1e-12)
+    assert (expected > 0.01).all()
+    halved = {"V": V / 2}  # the same directions at a quarter of the power
+    assert (problem.imitation(features, halved, reference) > 0.01).all()
+
+
 # --------------------------------------------------------------------------- augmentations
 def test_hybrid_augmentation_keeps_every_sum_rate_and_is_seeded():
     problem = PROBLEMS["hybrid_precoding_miso"]
@@ -428,6 +465,18 @@ def test_hybrid_augmentation_keeps_every_mu_mimo_sum_rate():
     assert torch.allclose(ratio, ratio[:, :, :1, :1].expand_as(ratio), rtol=1e-10)  # one phase per UE
     assert not torch.allclose(ratio, torch.ones_like(ratio))
     assert torch.allclose(problem.objective(rotated, actions), problem.objective(features, actions), rtol=1e-10)
+
+
+def test_mu_miso_augmentation_keeps_every_sum_rate():
+    problem = PROBLEMS["mu_miso_precoding"]
+    features = sc.sample_mu_miso_precoding(3, seed=4, dtype=D)
+    actions = {"V": _crand(3, 4, 8, gen=torch.Generator().manual_seed(8))}
+    rotated = problem.augment(features, torch.Generator().manual_seed(1))
+    ratio = rotated["H"] / features["H"]
+    assert torch.allclose(ratio, ratio[:, :, :1].expand_as(ratio), rtol=1e-10)  # one phase per UE
+    assert not torch.allclose(ratio, ratio[:, :1].expand_as(ratio))  # not one for all
+    for a in (actions, problem.reference(features)):
+        assert torch.allclose(problem.objective(rotated, a), problem.objective(features, a), rtol=1e-10)
 
 
 # (problem, phases shared along these H axes): IC rotates each (BS, UE) channel, cooperative each UE's

@@ -56,6 +56,8 @@ def check_constraints(name, f, a, tol=1e-6):
         assert (_pow(a["V"]).sum((-2, -1)) <= f["p_max"] * (1 + tol)).all()
     elif name == "mu_miso_precoding":
         assert (_pow(a["V"]).sum((-2, -1)) <= 1 + tol).all()
+    elif name == "mu_miso_precoding_structured":
+        assert (a["amplitude"].square().sum(-1) <= 1 + tol).all() and torch.isfinite(a["weight"]).all()
     elif name == "comp_jt":
         assert (_pow(a["v"]).sum(-1) <= 1 + tol).all()
     elif name.startswith("hybrid"):
@@ -88,6 +90,7 @@ SMALL = {
     "d2d_link_scheduling": dict(K=8, field=150.0),
     "comp_jt": dict(),
     "mu_miso_precoding": dict(),
+    "mu_miso_precoding_structured": dict(),
 }
 
 
@@ -111,12 +114,25 @@ def test_registry_reference_satisfies_constraints(name):
 
 def test_extra_references_satisfy_constraints():
     f = sc.sample_mu_miso_precoding(5, seed=2, dtype=D)
-    for fn in (R.zf_mu_miso_precoding, R.rzf_mu_miso_precoding):
+    for fn in (R.zf_mu_miso_precoding, R.rzf_mu_miso_precoding, R.rzf_equal_power_mu_miso_precoding):
         check_constraints("mu_miso_precoding", f, fn(f))
     f = sc.sample_cooperative_beamforming(5, seed=2, dtype=D, M=3, K=2, N=2, p_max_dbm=30.0)
     check_constraints("cooperative_beamforming", f, R.gradient_projection_cooperative_beamforming(f, iters=20))
     f = sc.sample_hybrid_precoding(5, seed=2, dtype=D, N_r=4, K=3)
     check_constraints("hybrid_precoding", f, R.glram_hybrid_precoding(f, n_rf=4))
+
+
+
+def test_rzf_at_equal_power_keeps_rzf_directions_in_both_forms():
+    f = sc.sample_mu_miso_precoding(5, seed=3, dtype=D)
+    V = R.rzf_equal_power_mu_miso_precoding(f)["V"]
+    rzf = R.rzf_mu_miso_precoding(f)["V"]
+    assert torch.allclose(_pow(V).sum(-1), torch.full((5, 4), 0.25, dtype=D), rtol=1e-12)  # 1/K each
+    scale = (V / rzf)  # a positive number per UE: the same directions and phases
+    assert torch.allclose(scale.imag, torch.zeros_like(scale.imag), atol=1e-9)
+    assert torch.allclose(scale.real, scale.real[..., :1].expand_as(scale.real), rtol=1e-9)
+    structured = R.rzf_equal_power_mu_miso_precoding_structured(f)
+    assert torch.allclose(obj.decode_mu_miso_precoding_structured(f, structured)["V"], V, atol=1e-9)
 
 
 def test_reference_takes_the_sizes_the_features_do_not_show():
@@ -134,7 +150,7 @@ def test_reference_takes_the_sizes_the_features_do_not_show():
     miso = PROBLEMS["mu_miso_precoding"]
     f = miso.sampler(3, seed=2, dtype=D)
     assert torch.equal(miso.reference(f, sizes={"K": 4, "N": 8})["V"], miso.reference(f)["V"])
-    assert set(miso.alternatives) == {"zf", "rzf", "mrt", "wmmse_10", "wmmse_100"}
+    assert set(miso.alternatives) == {"zf", "rzf", "rzf_equal_power", "mrt", "wmmse_10", "wmmse_100"}
     assert torch.equal(miso.alternatives["zf"](f, sizes={"K": 4, "N": 8})["V"], R.zf_mu_miso_precoding(f)["V"])
     assert torch.equal(miso.alternatives["rzf"](f)["V"], R.rzf_mu_miso_precoding(f)["V"])
 
@@ -436,6 +452,20 @@ def test_structured_reference_is_the_next_wmmse_iterate():
     f = {k: v[86:87] for k, v in sc.sample_ic_beamforming_edge(200, seed=12345, K=100, N=2).items()}
     a = R.wmmse_ic_beamforming_structured(f)
     assert all(torch.isfinite(t).all() for t in a.values()) and (a["multiplier"] == -30).any()
+
+
+
+def test_structured_mu_miso_reference_is_the_next_wmmse_iterate():
+    """As for the interference channel: WMMSE's precoders after T iterations written in the
+    optimal beamformers' form score what WMMSE scores after T + 1, at full power."""
+    f = sc.sample_mu_miso_precoding(6, seed=20, dtype=D, K=4, N=6)
+    plain, structured = PROBLEMS["mu_miso_precoding"], PROBLEMS["mu_miso_precoding_structured"]
+    for T in (2, 15):
+        a = R.wmmse_mu_miso_precoding_structured(f, iters=T, tol=0, starts=0)
+        after = [plain.objective(f, R.wmmse_mu_miso_precoding(f, iters=t, tol=0, starts=0)) for t in (T, T + 1)]
+        assert torch.allclose(structured.objective(f, a), after[1], rtol=1e-9)
+        assert (structured.objective(f, a) >= after[0] - 1e-9).all()
+        assert torch.allclose(a["amplitude"].square().sum(-1), torch.ones(6, dtype=D), rtol=1e-9)
 
 
 def test_ic_edge_and_node_agree():

@@ -27,6 +27,7 @@ EXPECTED = {  # default sizes of the papers' settings
     "d2d_link_scheduling": {"H": ((50, 50), False)},
     "comp_jt": {"h": ((3, 4, 1), True)},
     "mu_miso_precoding": {"H": ((4, 8), True)},
+    "mu_miso_precoding_structured": {"H": ((4, 8), True)},
 }
 
 

@@ -3,6 +3,8 @@ and UMa channels in exactly the simple model's layout, seeded, and one line nami
 command where Sionna is missing."""
 
 import builtins
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -73,3 +75,18 @@ def test_without_sionna_the_3gpp_channels_name_the_install_command(monkeypatch):
 def test_an_unknown_channel_model_is_refused():
     with pytest.raises(ValidationError, match="channel"):
         PROBLEMS["ic_beamforming_node"].Scenario(channel="rma")
+
+
+@needs_sionna
+def test_mcmu_trains_and_evaluates_on_umi_from_the_cli(sionna, tmp_path, capsys):
+    from designer.cli import main
+
+    run = tmp_path / "run"
+    spec = Path(__file__).resolve().parents[2] / "specs" / "mcmu_power_allocation.yaml"
+    assert main(["train", str(spec), "--scenario", "channel=umi", "--size", "M=2",
+                 "--size", "K=2", "--samples", "8", "--val-samples", "4", "--epochs", "1", "--batch", "4",
+                 "--out", str(run), "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--samples", "4", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    row = json.loads(out[out.index("{"):])["rows"][0]
+    assert row["scenario"]["channel"] == "umi" and 0 < row["ratio"] <= 1 + 1e-6

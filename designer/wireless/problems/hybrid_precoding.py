@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..objectives import augment_hybrid_precoding, imitation_hybrid_precoding, sum_rate_hybrid_precoding
+from ..objectives import augment_ue_phases, imitation_hybrid_precoding, sum_rate_hybrid_precoding
 from ..problem import Scenario, WirelessProblem
 from ..references import (best_hybrid_precoding, digital_wmmse_hybrid_precoding, digital_zf_hybrid_precoding,
                           glram_hybrid_precoding, mf_zf_hybrid_precoding)
@@ -35,4 +35,4 @@ problem = WirelessProblem(
     ("H",), ("W_RF", "W_BB", "V_RF"), "Zhao, Yang, Liu eq. (3), MU-MIMO; reference the best of GLRAM-style, "
     "matched-filter and (N_RF >= 2K) fully digital designs", HybridScenario,
     default_sizes={"N_t": 8, "N_RF": 6, "K": 2, "N_r": 2}, solver_sizes={"N_RF": "n_rf"}, solvers=HYBRID_ALTERNATIVES,
-    imitation=imitation_hybrid_precoding, augment=augment_hybrid_precoding)
+    imitation=imitation_hybrid_precoding, augment=augment_ue_phases)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..objectives import augment_hybrid_precoding, imitation_hybrid_precoding, sum_rate_hybrid_precoding_miso
+from ..objectives import augment_ue_phases, imitation_hybrid_precoding, sum_rate_hybrid_precoding_miso
 from ..problem import WirelessProblem
 from ..references import best_hybrid_precoding
 from ..scenarios import sample_hybrid_precoding_miso
@@ -14,4 +14,4 @@ problem = WirelessProblem(
     ("H",), ("W_RF", "W_BB"), "Zhao, Yang, Liu eq. (3), MU-MISO; reference the best of GLRAM-style, matched-filter "
     "and (N_RF >= 2K) fully digital designs", HybridScenario, default_sizes={"N_t": 8, "N_RF": 6, "K": 2},
     solver_sizes={"N_RF": "n_rf"}, solvers=HYBRID_ALTERNATIVES,
-    imitation=imitation_hybrid_precoding, augment=augment_hybrid_precoding)
+    imitation=imitation_hybrid_precoding, augment=augment_ue_phases)

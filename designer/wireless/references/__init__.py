@@ -23,7 +23,8 @@ from .hybrid import (
     phase_extract,
     realise_digital,
 )
-from .linear import mrt_comp_jt, rzf_mu_miso_precoding, zf_mu_miso_precoding
+from .linear import (mrt_comp_jt, rzf_equal_power_mu_miso_precoding, rzf_equal_power_mu_miso_precoding_structured,
+                     rzf_mu_miso_precoding, zf_mu_miso_precoding)
 from .wmmse import (
     hermitian_eigh,
     min_power_multiplier,
@@ -42,6 +43,7 @@ from .wmmse import (
     wmmse_ic_beamforming_structured,
     wmmse_mcmu_power_allocation,
     wmmse_mu_miso_precoding,
+    wmmse_mu_miso_precoding_structured,
     wmmse_power_control,
 )
 
@@ -57,6 +59,8 @@ __all__ = [
     "realise_digital",
     "mrt_comp_jt",
     "rzf_mu_miso_precoding",
+    "rzf_equal_power_mu_miso_precoding",
+    "rzf_equal_power_mu_miso_precoding_structured",
     "zf_mu_miso_precoding",
     "hermitian_eigh",
     "min_power_multiplier",
@@ -75,5 +79,6 @@ __all__ = [
     "wmmse_ic_beamforming_structured",
     "wmmse_mcmu_power_allocation",
     "wmmse_mu_miso_precoding",
+    "wmmse_mu_miso_precoding_structured",
     "wmmse_power_control",
 ]

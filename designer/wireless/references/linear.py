@@ -16,7 +16,8 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-__all__ = ["zf_mu_miso_precoding", "rzf_mu_miso_precoding", "mrt_comp_jt"]
+__all__ = ["zf_mu_miso_precoding", "rzf_mu_miso_precoding", "rzf_equal_power_mu_miso_precoding",
+           "rzf_equal_power_mu_miso_precoding_structured", "mrt_comp_jt"]
 
 
 def _inverse_precoder(H: Tensor, alpha: float) -> Tensor:
@@ -46,6 +47,29 @@ def rzf_mu_miso_precoding(features: Mapping[str, Tensor], *, alpha: float | None
     """Regularised ZF, ``T = H^H (H H^H + alpha I)^{-1}``, ``V = T^T / ||T||_F``; ``alpha`` defaults to ``K``."""
     H = features["H"]
     return {"V": _normalise_total(_inverse_precoder(H, float(H.shape[-2] if alpha is None else alpha)))}
+
+
+
+def rzf_equal_power_mu_miso_precoding(features: Mapping[str, Tensor], *, alpha: float | None = None
+                                      ) -> dict[str, Tensor]:
+    """Regularised ZF's directions (``T`` of :func:`rzf_mu_miso_precoding`), every UE at power
+    ``1/K``: ``v_k = t_k / (||t_k|| sqrt(K))``, ``t_k`` column ``k`` of ``T``."""
+    H = features["H"]
+    V = _inverse_precoder(H, float(H.shape[-2] if alpha is None else alpha)).transpose(-1, -2)
+    norm = torch.linalg.vector_norm(V, dim=-1, keepdim=True) * H.shape[-2] ** 0.5
+    return {"V": V / norm.clamp_min(torch.finfo(norm.dtype).tiny)}
+
+
+def rzf_equal_power_mu_miso_precoding_structured(features: Mapping[str, Tensor], *, alpha: float | None = None
+                                                 ) -> dict[str, Tensor]:
+    """:func:`rzf_equal_power_mu_miso_precoding` in the form of
+    :func:`~designer.wireless.objectives.structured_mu_miso_beams`: every ``lambda_j = 1 /
+    alpha`` (``t_k = (sum_j h_j h_j^H + alpha I)^{-1} h_k``), every amplitude ``1/sqrt(K)``."""
+    H = features["H"]
+    K = H.shape[-2]
+    real = torch.zeros(H.shape[:-1], dtype=H.real.dtype, device=H.device)  # (batch, K)
+    return {"weight": real - torch.log(torch.tensor(float(K if alpha is None else alpha))).to(real.dtype),
+            "amplitude": real + K ** -0.5}
 
 
 def mrt_comp_jt(features: Mapping[str, Tensor]) -> dict[str, Tensor]:

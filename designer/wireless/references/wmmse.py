@@ -695,3 +695,25 @@ def wmmse_mu_miso_precoding(features: Mapping[str, Tensor], **kwargs):
     ones_1 = torch.ones(b, 1, dtype=real, device=H.device)
     res = wmmse_beamforming(H.conj().unsqueeze(1), ones_1, ones_k, None, **kwargs)
     return _map_out(res, lambda V: {"V": V[:, 0]}, kwargs.get("return_history", False))
+
+
+def wmmse_mu_miso_precoding_structured(features: Mapping[str, Tensor], **kwargs):
+    """WMMSE for MU-MISO precoding in the structured form of
+    :func:`~designer.wireless.objectives.structured_mu_miso_beams`: WMMSE's precoders
+    (:func:`wmmse_mu_miso_precoding`, ``kwargs``, not ``return_history``), then one more
+    beamformer update written as its parameters — ``weight = log(c_j / mu)`` (``c_j = w_j
+    |u_j|^2``, ``mu`` the power multiplier; clamped to ``±LOG_LIMIT``) and ``amplitude =
+    ||v_k||`` — so the sum rate is that of the next WMMSE iterate.  Returns ``{"weight",
+    "amplitude"}``, each ``(batch, K)``."""
+    H = features["H"]
+    solve_multiplier = multiplier_solver(kwargs.get("multiplier", DEFAULT_MULTIPLIER),
+                                         kwargs.get("bisection_steps", BISECTION_STEPS))
+    V = wmmse_mu_miso_precoding(features, **kwargs)["V"]
+    with torch.no_grad():
+        h = H.conj().unsqueeze(1)  # (batch, 1, K, N): one BS, h_k = conj(H[k])
+        noise = torch.ones(H.shape[:2], dtype=H.real.dtype, device=H.device)
+        _, c, A, rhs = _update_terms(h, V.unsqueeze(1), noise)
+        lam, U = hermitian_eigh(A)
+        V, mu = _solve_bs(lam.clamp_min(0), U, rhs, noise[:, :1], solve_multiplier)
+        weight = c.real.log() - mu.log()  # (batch, K) - (batch, 1)
+        return {"weight": weight.clamp(-LOG_LIMIT, LOG_LIMIT), "amplitude": received_power(V[:, 0]).sum(-1).sqrt()}
