@@ -141,8 +141,11 @@ def plot(rows: list[dict], spec: Plot, path: Path, title: str) -> None:
         line, = ax.plot(xs, [sum(series[x]) / len(series[x]) for x in xs], "o-", label=name)
         for x in xs:
             ax.plot([x] * len(series[x]), series[x], ".", color=line.get_color(), alpha=0.5)
-    if spec.x == "train_samples":
+    if spec.x == "train_samples":  # log scale, labelled at the sample counts run
         ax.set_xscale("log")
+        ax.set_xticks(sorted({x for series in groups.values() for x in series}))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel(spec.x)
     ax.set_ylabel(spec.y)
     ax.set_title("\n".join(textwrap.wrap(title, 72)), fontsize=8)

@@ -18,6 +18,7 @@ GOLDEN = {
     "mcmu_power_allocation": (2, 3, 6, 16, lambda s: f(s["M"]) * f(s["K"]) ** s["M"]),
     "hybrid_precoding": (4, 4, 8, 15, lambda s: f(s["N_RF"]) * f(s["N_t"]) * f(s["K"]) * f(s["N_r"]) ** s["K"]),
     "hybrid_precoding_miso": (3, 3, 6, 12, lambda s: f(s["N_RF"]) * f(s["N_t"]) * f(s["K"])),
+    "hybrid_precoding_structured": (3, 2, 4, 5, lambda s: f(s["N_t"]) * f(s["K"]) * f(s["N_r"]) ** s["K"]),
     "d2d_link_scheduling": (2, 2, 4, 6, lambda s: f(s["K"])),
     "comp_jt": (2, 2, 3, 4, lambda s: f(s["B"]) * f(s["N"]) ** s["B"]),
     "mu_miso_precoding": (2, 1, 2, 2, lambda s: f(s["K"]) * f(s["N"])),

@@ -177,6 +177,26 @@ def test_structured_mu_miso_beams_match_the_closed_form_and_scale_free_weights()
     assert torch.allclose(rates, obj.sum_rate_mu_miso_precoding({"H": H}, {"V": V}), rtol=1e-12)
 
 
+
+def test_structured_hybrid_objective_is_the_plain_sum_rate_of_its_realisation():
+    from designer.wireless.hybrid_structured import decode_hybrid_precoding_structured
+
+    problem = PROBLEMS["hybrid_precoding_structured"]
+    features = sc.sample_hybrid_precoding(4, seed=7, dtype=D)
+    gen = torch.Generator().manual_seed(3)
+    amplitude = torch.rand(4, 2, generator=gen, dtype=D)
+    actions = {"weight": torch.randn(4, 2, generator=gen, dtype=D),
+               "amplitude": amplitude / amplitude.norm(dim=-1, keepdim=True)}
+    hybrid = decode_hybrid_precoding_structured(features, actions)
+    assert [hybrid[k].shape for k in ("W_RF", "W_BB", "V_RF")] == [(4, 8, 4), (4, 4, 2), (4, 2, 2, 2)]
+    assert torch.allclose(hybrid["W_RF"].abs(), torch.full((4, 8, 4), 8 ** -0.5, dtype=D))
+    assert torch.allclose((hybrid["W_RF"] @ hybrid["W_BB"]).abs().square().sum((-2, -1)), torch.full((4,), 2.0, dtype=D))
+    rate = problem.objective(features, actions)
+    assert torch.allclose(rate, obj.sum_rate_hybrid_precoding(features, hybrid), rtol=1e-10)
+    rotated = problem.augment(features, torch.Generator().manual_seed(0))
+    assert torch.allclose(problem.objective(rotated, actions), rate, rtol=1e-10)
+
+
 def test_cooperative_matches_loops():
     g = torch.Generator().manual_seed(5)
     f = sc.sample_cooperative_beamforming(2, generator=g, dtype=D, M=3, K=2, N=2, field=1200.0, min_bs_distance=300.0)
@@ -335,8 +355,9 @@ def _random_actions(ref, gen):
 
 SMALL = {
     "mcmu_power_allocation": dict(M=2, K=2, N_t=3),
-    "hybrid_precoding": dict(K=2, N_t=4, N_RF=2, N_r=2, n_clusters=2, n_rays=2),
-    "hybrid_precoding_miso": dict(K=2, N_t=4, N_RF=2, n_clusters=2, n_rays=2),
+    "hybrid_precoding": dict(K=2, N_t=4, N_RF=4, N_r=2, n_clusters=2, n_rays=2),
+    "hybrid_precoding_miso": dict(K=2, N_t=4, N_RF=4, n_clusters=2, n_rays=2),
+    "hybrid_precoding_structured": dict(K=2, N_t=4, N_r=2, n_clusters=2, n_rays=2),
     "ic_beamforming_edge": dict(K=3, N=2),
     "ic_beamforming_node": dict(K=3, N=2),
     "ic_beamforming_structured": dict(K=3, N=2),

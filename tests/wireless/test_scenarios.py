@@ -18,6 +18,7 @@ EXPECTED = {  # default sizes of the papers' settings
     "mcmu_power_allocation": {"H": ((4, 5, 4, 5), False)},
     "hybrid_precoding": {"H": ((2, 2, 8), True)},
     "hybrid_precoding_miso": {"H": ((2, 8), True)},
+    "hybrid_precoding_structured": {"H": ((2, 2, 8), True)},
     "ic_beamforming_edge": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_node": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},
     "ic_beamforming_structured": {"p_max": ((20,), False), "sigma": ((20,), False), "H": ((20, 20, 2), True)},

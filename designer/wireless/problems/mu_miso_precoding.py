@@ -21,5 +21,6 @@ problem = WirelessProblem(
     "mu_miso_precoding", sample_mu_miso_precoding, sum_rate_mu_miso_precoding, wmmse_mu_miso_precoding,
     ("H",), ("V",), "Zhao, Yang, Liu §2-A; reference WMMSE", MUMISOScenario, default_sizes={"K": 4, "N": 8},
     solvers={"zf": zf_mu_miso_precoding, "rzf": rzf_mu_miso_precoding,
-             "rzf_equal_power": rzf_equal_power_mu_miso_precoding, **iterative_baselines(wmmse_mu_miso_precoding, "mrt")}, iterative=True,
+             "rzf_equal_power": rzf_equal_power_mu_miso_precoding,
+             **iterative_baselines(wmmse_mu_miso_precoding, "mrt")}, iterative=True,
     imitation=imitation_mu_miso_precoding, augment=augment_ue_phases)

@@ -15,10 +15,13 @@ action dict in the layouts of :mod:`designer.wireless.objectives`.
 
 from .gradient_projection import gradient_projection_cooperative_beamforming, project_per_bs_power
 from .hybrid import (
+    ascent_hybrid_precoding,
     best_hybrid_precoding,
+    composite_channel,
     digital_wmmse_hybrid_precoding,
     digital_zf_hybrid_precoding,
     glram_hybrid_precoding,
+    hybrid_actions,
     mf_zf_hybrid_precoding,
     phase_extract,
     realise_digital,
@@ -56,6 +59,9 @@ __all__ = [
     "glram_hybrid_precoding",
     "mf_zf_hybrid_precoding",
     "phase_extract",
+    "composite_channel",
+    "ascent_hybrid_precoding",
+    "hybrid_actions",
     "realise_digital",
     "mrt_comp_jt",
     "rzf_mu_miso_precoding",

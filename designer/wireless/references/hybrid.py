@@ -37,7 +37,8 @@ from ..objectives import sum_rate_hybrid_precoding, sum_rate_hybrid_precoding_mi
 from .wmmse import wmmse_mu_miso_precoding
 
 __all__ = ["glram_hybrid_precoding", "phase_extract", "realise_digital", "mf_zf_hybrid_precoding",
-           "digital_zf_hybrid_precoding", "digital_wmmse_hybrid_precoding", "best_hybrid_precoding"]
+           "digital_zf_hybrid_precoding", "digital_wmmse_hybrid_precoding", "best_hybrid_precoding",
+           "composite_channel", "hybrid_actions", "ascent_hybrid_precoding"]
 
 
 def phase_extract(X: Tensor, n: int) -> Tensor:
@@ -98,8 +99,9 @@ def _combiners(H: Tensor) -> Tensor:
     return phase_extract(U, H.shape[-2])
 
 
-def _split(features: Mapping[str, Tensor], combiners: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-    """(composite channel ``C`` ``(batch, K, N_t)``, combiners ``(batch, K, N_r)`` or None for MU-MISO)."""
+def composite_channel(features: Mapping[str, Tensor], combiners: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """(composite channel ``C`` ``(batch, K, N_t)``, ``C[k] = v_k^H H_k``; combiners ``v``
+    ``(batch, K, N_r)``: the given ones, else :func:`_combiners`'), or ``(H, None)`` for MU-MISO."""
     H = features["H"]
     if H.dim() == 3:
         return H, None
@@ -107,7 +109,9 @@ def _split(features: Mapping[str, Tensor], combiners: Tensor | None = None) -> t
     return torch.einsum("bkr,bkrt->bkt", v.conj(), H), v
 
 
-def _actions(W_RF: Tensor, W_BB: Tensor, combiners: Tensor | None) -> dict[str, Tensor]:
+def hybrid_actions(W_RF: Tensor, W_BB: Tensor, combiners: Tensor | None) -> dict[str, Tensor]:
+    """The problem's actions ``{"W_RF", "W_BB"}`` and, for MU-MIMO, ``"V_RF"`` ``(batch, K, N_r,
+    K)``, block diagonal with the ``combiners`` ``(batch, K, N_r)``."""
     out = {"W_RF": W_RF, "W_BB": W_BB}
     if combiners is not None:
         K = combiners.shape[1]
@@ -161,16 +165,16 @@ def _digital_wmmse(C: Tensor, snr_db: float, **options) -> Tensor:
 def digital_zf_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6) -> dict[str, Tensor]:
     """Fully digital ZF on the composite channel, realised exactly as hybrid (:func:`realise_digital`,
     ``n_rf >= 2K``); MU-MIMO combiners from :func:`_combiners`. Actions as :func:`glram_hybrid_precoding`."""
-    C, v = _split(features)
-    return _actions(*realise_digital(_digital_zf(C), n_rf), v)
+    C, v = composite_channel(features)
+    return hybrid_actions(*realise_digital(_digital_zf(C), n_rf), v)
 
 
 def digital_wmmse_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6, snr_db: float = 10.0,
                                    **options) -> dict[str, Tensor]:
     """Fully digital WMMSE (converged, several starts; ``options`` go to it) on the composite
     channel, realised exactly as hybrid (``n_rf >= 2K``). Actions as :func:`glram_hybrid_precoding`."""
-    C, v = _split(features)
-    return _actions(*realise_digital(_digital_wmmse(C, snr_db, **options), n_rf), v)
+    C, v = composite_channel(features)
+    return hybrid_actions(*realise_digital(_digital_wmmse(C, snr_db, **options), n_rf), v)
 
 
 def mf_zf_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6) -> dict[str, Tensor]:
@@ -178,14 +182,14 @@ def mf_zf_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6) -> 
     carry the phases of the UEs' conjugate (composite) channels, ``W_RF[:, k] = exp(-j arg
     C[k]) / sqrt(N_t)``, and ZF runs on the ``K x K`` channel ``C W_RF``; RF chains past ``K``
     are idle. Actions as :func:`glram_hybrid_precoding`."""
-    C, v = _split(features)
+    C, v = composite_channel(features)
     b, K, N_t = C.shape
     if not K <= n_rf <= N_t:
         raise ValueError(f"need K <= n_rf <= N_t, got K={K}, n_rf={n_rf}, N_t={N_t}")
     analog = phase_extract(C.mH, N_t)
     W_RF = torch.cat([analog, torch.full((b, N_t, n_rf - K), 1 / math.sqrt(N_t), dtype=C.dtype, device=C.device)], -1)
     W_BB = torch.cat([torch.linalg.pinv(C @ analog), torch.zeros(b, n_rf - K, K, dtype=C.dtype, device=C.device)], -2)
-    return _actions(W_RF, _to_power(W_BB, W_RF), v)
+    return hybrid_actions(W_RF, _to_power(W_BB, W_RF), v)
 
 
 def _whitened_wmmse(features: Mapping[str, Tensor], design: Mapping[str, Tensor], snr_db: float,
@@ -195,12 +199,53 @@ def _whitened_wmmse(features: Mapping[str, Tensor], design: Mapping[str, Tensor]
     so WMMSE on the whitened channel ``C W_RF Q^{-1/2}`` under power ``K`` is exact."""
     W_RF = design["W_RF"]
     combiners = None if "V_RF" not in design else torch.diagonal(design["V_RF"], dim1=1, dim2=3).movedim(-1, 1)
-    C, v = _split(features, combiners)
+    C, v = composite_channel(features, combiners)
     d, E = torch.linalg.eigh(W_RF.mH @ W_RF)
     keep = d > d.amax(dim=-1, keepdim=True) * 1e-9
     root = (E * torch.where(keep, d.clamp_min(torch.finfo(d.dtype).tiny).rsqrt(), 0).to(E.dtype).unsqueeze(-2)) @ E.mH
     U = _digital_wmmse(C @ W_RF @ root, snr_db, **options)
-    return _actions(W_RF, root @ U, v)
+    return hybrid_actions(W_RF, root @ U, v)
+
+
+ASCENT_STEPS = 1000  # gradient steps of :func:`ascent_hybrid_precoding` in the default reference
+ASCENT_LR = 0.02
+
+
+def ascent_hybrid_precoding(features: Mapping[str, Tensor], start: Mapping[str, Tensor], *, steps: int = ASCENT_STEPS,
+                            lr: float = ASCENT_LR, snr_db: float = 10.0) -> dict[str, Tensor]:
+    """Local refinement of a hybrid design by gradient ascent on eq. (3a): Adam (``lr``) over the
+    analog phases of ``W_RF`` (and of the MU-MIMO combiners) and the baseband ``W_BB`` (scaled to
+    eq. 3b's power after every step), from ``start``'s actions, for ``steps`` steps; per sample
+    the best iterate, so never below ``start``. Actions as :func:`glram_hybrid_precoding`."""
+    miso = features["H"].dim() == 3
+    score: Callable = sum_rate_hybrid_precoding_miso if miso else sum_rate_hybrid_precoding
+    W_RF = start["W_RF"]
+    combiners = None if miso else torch.diagonal(start["V_RF"], dim1=1, dim2=3).movedim(-1, 1)  # (batch, K, N_r)
+    N_t, N_r = W_RF.shape[-2], None if miso else combiners.shape[-1]
+    with torch.enable_grad():
+        phases = [t.angle().detach().requires_grad_() for t in ([W_RF] if miso else [W_RF, combiners])]
+        baseband = start["W_BB"].detach().clone().requires_grad_()
+        optimiser = torch.optim.Adam([*phases, baseband], lr=lr)
+
+        def design() -> dict[str, Tensor]:
+            analog = torch.polar(torch.full_like(phases[0], N_t ** -0.5), phases[0])
+            v = None if miso else torch.polar(torch.full_like(phases[1], N_r ** -0.5), phases[1])
+            return hybrid_actions(analog, _to_power(baseband, analog), v)
+
+        best = {k: t.detach().clone() for k, t in start.items()}
+        best_rate = score(features, best, snr_db=snr_db)
+        for _ in range(steps):
+            current = design()
+            rate = score(features, current, snr_db=snr_db)
+            better = rate.detach() > best_rate
+            for key, t in current.items():
+                mask = better.view(-1, *[1] * (t.dim() - 1))
+                best[key] = torch.where(mask, t.detach(), best[key])
+            best_rate = torch.maximum(best_rate, rate.detach())
+            optimiser.zero_grad()
+            (-rate.sum()).backward()
+            optimiser.step()
+    return best
 
 
 def _candidates(features: Mapping[str, Tensor], n_rf: int, snr_db: float) -> list[dict[str, Tensor]]:
@@ -218,11 +263,17 @@ def best_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6, snr_
     (:func:`glram_hybrid_precoding`) and matched-filter (:func:`mf_zf_hybrid_precoding`) analog
     parts, each with ZF and with WMMSE baseband (:func:`_whitened_wmmse`), and, when ``n_rf >= 2K``,
     fully digital ZF and WMMSE realised exactly (:func:`realise_digital`), which any hybrid
-    precoder can only match. Actions as :func:`glram_hybrid_precoding`."""
+    precoder can only match. With fewer RF chains every design is first refined by
+    :func:`ascent_hybrid_precoding` (four starts of a local search). Actions as
+    :func:`glram_hybrid_precoding`."""
     with torch.no_grad():
         miso = features["H"].dim() == 3
         score: Callable = sum_rate_hybrid_precoding_miso if miso else sum_rate_hybrid_precoding
         designs = _candidates(features, n_rf, snr_db)
+        if n_rf < 2 * features["H"].shape[1]:  # the designs refined side by side, as one batch
+            together = {k: torch.cat([a[k] for a in designs]) for k in designs[0]}
+            refined = ascent_hybrid_precoding({"H": torch.cat([features["H"]] * len(designs))}, together, snr_db=snr_db)
+            designs = [dict(zip(refined, parts)) for parts in zip(*(t.chunk(len(designs)) for t in refined.values()))]
         rates = torch.stack([score(features, a, snr_db=snr_db) for a in designs])  # (designs, batch)
         chosen = rates.argmax(dim=0)
         out = {}
