@@ -26,8 +26,7 @@ from . import (
 )
 
 _MODULES = (comp_jt, cooperative_beamforming, d2d_link_scheduling, hybrid_precoding, hybrid_precoding_miso,
-            hybrid_precoding_structured,
-            ibc_power_allocation, ic_beamforming_edge, ic_beamforming_node, ic_beamforming_refined,
-            ic_beamforming_structured, mcmu_power_allocation, mu_miso_precoding,
+            hybrid_precoding_structured, ibc_power_allocation, ic_beamforming_edge, ic_beamforming_node,
+            ic_beamforming_refined, ic_beamforming_structured, mcmu_power_allocation, mu_miso_precoding,
             mu_miso_precoding_structured)
 SHIPPED = {module.__name__.rsplit(".", 1)[1]: module.problem for module in _MODULES}

@@ -16,7 +16,8 @@ problem = WirelessProblem(
     "mu_miso_precoding_structured", sample_mu_miso_precoding, sum_rate_mu_miso_precoding_structured,
     wmmse_mu_miso_precoding_structured, ("H",), ("weight", "amplitude"),
     "Zhao, Yang, Liu §2-A, precoders in the optimal beamformers' form; reference WMMSE", MUMISOScenario,
-    default_sizes={"K": 4, "N": 8}, solvers={"rzf_equal_power": rzf_equal_power_mu_miso_precoding_structured,
+    default_sizes={"K": 4, "N": 8},
+    solvers={"rzf_equal_power": rzf_equal_power_mu_miso_precoding_structured,
              **iterative_baselines(wmmse_mu_miso_precoding_structured, None)},
     iterative=True, imitation=imitation_mu_miso_precoding_structured, augment=augment_ue_phases,
     decode=decode_mu_miso_precoding_structured)

@@ -272,7 +272,8 @@ def best_hybrid_precoding(features: Mapping[str, Tensor], *, n_rf: int = 6, snr_
         designs = _candidates(features, n_rf, snr_db)
         if n_rf < 2 * features["H"].shape[1]:  # the designs refined side by side, as one batch
             together = {k: torch.cat([a[k] for a in designs]) for k in designs[0]}
-            refined = ascent_hybrid_precoding({"H": torch.cat([features["H"]] * len(designs))}, together, snr_db=snr_db)
+            repeated = {"H": torch.cat([features["H"]] * len(designs))}
+            refined = ascent_hybrid_precoding(repeated, together, snr_db=snr_db)
             designs = [dict(zip(refined, parts)) for parts in zip(*(t.chunk(len(designs)) for t in refined.values()))]
         rates = torch.stack([score(features, a, snr_db=snr_db) for a in designs])  # (designs, batch)
         chosen = rates.argmax(dim=0)

@@ -11,6 +11,7 @@ units (the MMSE-like regularisation of the same paper).
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import torch
@@ -68,8 +69,7 @@ def rzf_equal_power_mu_miso_precoding_structured(features: Mapping[str, Tensor],
     H = features["H"]
     K = H.shape[-2]
     real = torch.zeros(H.shape[:-1], dtype=H.real.dtype, device=H.device)  # (batch, K)
-    return {"weight": real - torch.log(torch.tensor(float(K if alpha is None else alpha))).to(real.dtype),
-            "amplitude": real + K ** -0.5}
+    return {"weight": real - math.log(K if alpha is None else alpha), "amplitude": real + K ** -0.5}
 
 
 def mrt_comp_jt(features: Mapping[str, Tensor]) -> dict[str, Tensor]:
