@@ -104,9 +104,8 @@ def run_one(label: str, series: str, config: TrainConfig, keywords: dict) -> dic
     """Train (or resume) one run and evaluate it once: its configuration, validation history and test rows."""
     history = train(config, resume=True, progress=False) if not finished(config) else \
         load_checkpoint(str(Path(config.out) / CHECKPOINT))["history"]
-    keywords = dict(keywords)
-    scored = BEST if keywords.pop("checkpoint", "last") == "best" else CHECKPOINT
-    result = evaluate(str(Path(config.out) / scored), **keywords)
+    scored = BEST if keywords.get("checkpoint", "last") == "best" else CHECKPOINT
+    result = evaluate(str(Path(config.out) / scored), **{k: v for k, v in keywords.items() if k != "checkpoint"})
     best = max((h["val_objective"] for h in history if h.get("val_objective") is not None), default=None)
     validated = [h for h in history if h.get("val_objective") is not None]  # the per-epoch log is metrics.json
     return {"run": label, "series": series, "config": config.model_dump(), "evaluate": keywords, "best_val_objective": best,

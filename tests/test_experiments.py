@@ -63,3 +63,20 @@ def test_checkpoint_best_scores_the_state_with_the_best_validation_objective(tmp
     runner.run_one("r_s0", "r", config, {"samples": 4})
     assert scored == [(str(tmp_path / "r" / "best.pt"), {"samples": 4}),
                       (str(tmp_path / "r" / "checkpoint.pt"), {"samples": 4})]
+
+
+def test_every_committed_result_is_the_record_of_its_experiment_file(monkeypatch):
+    """experiments/results/<name>.json holds one record per run and seed of experiments/<name>.yaml,
+    with the configuration the file gives now: rerunning the command reuses every row (none is
+    stale or missing, so docs/RESULTS.md's rows are what the command writes)."""
+    run = _runner()
+    monkeypatch.chdir(ROOT)  # specs and run directories are named relative to the repository
+    for path in sorted((ROOT / "experiments").glob("*.yaml")):
+        experiment = run.Experiment.model_validate(yaml.safe_load(path.read_text()))
+        results = json.loads((ROOT / "experiments" / "results" / f"{path.stem}.json").read_text())
+        recorded = {r["run"]: r for r in results["runs"]}
+        expected = run.configs(experiment, path.stem, Path("runs"))
+        assert sorted(recorded) == sorted(label for label, *_ in expected), path.name
+        for label, _, config, keywords in expected:
+            assert recorded[label]["config"] == json.loads(json.dumps(config.model_dump())), (path.name, label)
+            assert recorded[label]["evaluate"] == json.loads(json.dumps(keywords)), (path.name, label)
