@@ -59,10 +59,11 @@ def test_checkpoint_best_scores_the_state_with_the_best_validation_objective(tmp
     monkeypatch.setattr(runner, "train", lambda config, **kwargs: [])
     config = runner.TrainConfig(spec=str(ROOT / "specs" / "mcmu_power_allocation.yaml"), problem="mcmu_power_allocation",
                                 out=str(tmp_path / "r"))
-    runner.run_one("r_s0", "r", config, {"samples": 4, "checkpoint": "best"})
+    best = runner.run_one("r_s0", "r", config, {"samples": 4, "checkpoint": "best"})
     runner.run_one("r_s0", "r", config, {"samples": 4})
     assert scored == [(str(tmp_path / "r" / "best.pt"), {"samples": 4}),
                       (str(tmp_path / "r" / "checkpoint.pt"), {"samples": 4})]
+    assert best["evaluate"] == {"samples": 4, "checkpoint": "best"}  # recorded as given: a rerun reuses it
 
 
 def test_every_committed_result_is_the_record_of_its_experiment_file(monkeypatch):
