@@ -194,8 +194,8 @@ def _fnn_class(plan: rp.Plan) -> str:
 def _class_line(name: str, base: str) -> str:
     """``class name(runtime.base):`` and its newline, the base on a line of its own (Black's
     form) where the line would pass 88 characters (long spec names)."""
-    line = f"class {name}(runtime.{base}):\n"
-    return line if len(line) <= 89 else f"class {name}(\n    runtime.{base}\n):\n"
+    line = f"class {name}(runtime.{base}):"
+    return f"{line}\n" if len(line) <= 88 else f"class {name}(\n    runtime.{base}\n):\n"
 
 
 # ---------------------------------------------------------------------------------------------

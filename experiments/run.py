@@ -129,6 +129,7 @@ def plot(rows: list[dict], spec: Plot, path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     groups: dict[str, dict[float, list[float]]] = {}
     for record in rows:

@@ -20,7 +20,7 @@ from typing import Mapping
 
 from torch import Tensor
 
-from .objectives import _need, structured_mu_miso_beams, sum_rate_mu_miso_precoding
+from .objectives import _need, decode_mu_miso_precoding_structured, sum_rate_mu_miso_precoding_structured
 from .references.hybrid import composite_channel, hybrid_actions, realise_digital
 from .references.linear import rzf_equal_power_mu_miso_precoding_structured
 from .references.wmmse import wmmse_mu_miso_precoding_structured
@@ -35,19 +35,13 @@ def digital_features(features: Mapping[str, Tensor], snr_db: float = SNR_DB) -> 
     return {"H": C * 10.0 ** (snr_db / 20.0)}, combiners
 
 
-def _digital_beams(digital: Mapping[str, Tensor], actions: Mapping[str, Tensor]) -> Tensor:
-    """``V`` ``(batch, K, N_t)``, power 1, from the structured actions."""
-    return structured_mu_miso_beams(digital["H"], _need(actions, "weight", "actions"),
-                                    _need(actions, "amplitude", "actions"))
-
-
 def decode_hybrid_precoding_structured(features: Mapping[str, Tensor], actions: Mapping[str, Tensor],
                                        *, snr_db: float = SNR_DB) -> dict[str, Tensor]:
     """The hybrid precoder of the structured actions: ``W_RF`` ``(batch, N_t, 2K)``, ``W_BB``
     ``(batch, 2K, K)``, ``V_RF`` ``(batch, K, N_r, K)`` (the plain problem's actions; any
     further RF chains would be idle)."""
     digital, combiners = digital_features(features, snr_db)
-    V = _digital_beams(digital, actions)
+    V = decode_mu_miso_precoding_structured(digital, actions)["V"]  # (batch, K, N_t), power 1
     K = V.shape[1]
     return hybrid_actions(*realise_digital(math.sqrt(K) * V.transpose(-1, -2), 2 * K), combiners)
 
@@ -57,8 +51,7 @@ def sum_rate_hybrid_precoding_structured(features: Mapping[str, Tensor], actions
     """Eq. (3a) of :func:`decode_hybrid_precoding_structured`'s precoder, bits/s/Hz ``(batch,)``:
     computed on the digital precoder, which the realisation reproduces exactly (a test checks
     it), so no gradient passes through the realisation's phases."""
-    digital, _ = digital_features(features, snr_db)
-    return sum_rate_mu_miso_precoding(digital, {"V": _digital_beams(digital, actions)})
+    return sum_rate_mu_miso_precoding_structured(digital_features(features, snr_db)[0], actions)
 
 
 def wmmse_hybrid_precoding_structured(features: Mapping[str, Tensor], *, snr_db: float = SNR_DB,

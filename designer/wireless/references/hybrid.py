@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from ...problem import NotApplicable
-from ..objectives import sum_rate_hybrid_precoding, sum_rate_hybrid_precoding_miso
+from ..objectives import hybrid_combiners, sum_rate_hybrid_precoding, sum_rate_hybrid_precoding_miso
 from .wmmse import wmmse_mu_miso_precoding
 
 __all__ = ["glram_hybrid_precoding", "phase_extract", "realise_digital", "mf_zf_hybrid_precoding",
@@ -101,7 +101,7 @@ def _combiners(H: Tensor) -> Tensor:
 
 def composite_channel(features: Mapping[str, Tensor], combiners: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
     """(composite channel ``C`` ``(batch, K, N_t)``, ``C[k] = v_k^H H_k``; combiners ``v``
-    ``(batch, K, N_r)``: the given ones, else :func:`_combiners`'), or ``(H, None)`` for MU-MISO."""
+    ``(batch, K, N_r)``: the given ones, else :func:`_combiners`'s), or ``(H, None)`` for MU-MISO."""
     H = features["H"]
     if H.dim() == 3:
         return H, None
@@ -198,7 +198,7 @@ def _whitened_wmmse(features: Mapping[str, Tensor], design: Mapping[str, Tensor]
     ``Q = W_RF^H W_RF = E diag(d) E^H`` and ``W_BB = Q^{-1/2} U``, ``||W_RF W_BB||_F = ||U||_F``,
     so WMMSE on the whitened channel ``C W_RF Q^{-1/2}`` under power ``K`` is exact."""
     W_RF = design["W_RF"]
-    combiners = None if "V_RF" not in design else torch.diagonal(design["V_RF"], dim1=1, dim2=3).movedim(-1, 1)
+    combiners = None if "V_RF" not in design else hybrid_combiners(design["V_RF"]).mT  # (batch, K, N_r)
     C, v = composite_channel(features, combiners)
     d, E = torch.linalg.eigh(W_RF.mH @ W_RF)
     keep = d > d.amax(dim=-1, keepdim=True) * 1e-9
@@ -220,7 +220,7 @@ def ascent_hybrid_precoding(features: Mapping[str, Tensor], start: Mapping[str, 
     miso = features["H"].dim() == 3
     score: Callable = sum_rate_hybrid_precoding_miso if miso else sum_rate_hybrid_precoding
     W_RF = start["W_RF"]
-    combiners = None if miso else torch.diagonal(start["V_RF"], dim1=1, dim2=3).movedim(-1, 1)  # (batch, K, N_r)
+    combiners = None if miso else hybrid_combiners(start["V_RF"]).mT  # (batch, K, N_r)
     N_t, N_r = W_RF.shape[-2], None if miso else combiners.shape[-1]
     with torch.enable_grad():
         phases = [t.angle().detach().requires_grad_() for t in ([W_RF] if miso else [W_RF, combiners])]
